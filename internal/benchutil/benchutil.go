@@ -1,0 +1,54 @@
+//go:build unix
+
+// Package benchutil holds measurement helpers shared by the repository's
+// benchmarks, so that figures reported side by side (eniway next to the
+// implementation it is compared with) are measured the same way.
+package benchutil
+
+import (
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// CPUTime returns the CPU time (user plus system) the process has used.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ReportCPU runs the benchmark loop body via loop and reports the CPU time
+// per operation as the "cpu-ns/op" metric. Unlike ns/op, which is wall time,
+// it counts the work of every goroutine the operation fans out to.
+func ReportCPU(b *testing.B, loop func()) {
+	b.Helper()
+	start := CPUTime()
+	loop()
+	b.ReportMetric(float64(CPUTime()-start)/float64(b.N), "cpu-ns/op")
+}
+
+// HeapInUse returns the live heap after a full garbage collection.
+func HeapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// ReportRetained reports, as the "retained-B" metric, how much live heap
+// grew between before (a HeapInUse reading) and now; call it while the
+// object whose footprint is measured is still reachable.
+func ReportRetained(b *testing.B, before uint64) {
+	b.Helper()
+	after := HeapInUse()
+	retained := 0.0
+	if after > before {
+		retained = float64(after - before)
+	}
+	b.ReportMetric(retained, "retained-B")
+}

@@ -1,0 +1,383 @@
+package maglev
+
+import (
+	"bytes"
+	"cmp"
+	"container/heap"
+	"fmt"
+	"math/bits"
+	"slices"
+	"unsafe"
+
+	"github.com/twmb/murmur3"
+)
+
+// Builder computes Maglev lookup tables for one Config. It keeps its scratch
+// memory between builds, so a reused Builder allocates nothing in steady
+// state; scratch is O(N) in the number of backends plus an M-bit occupancy
+// bitmap, never O(N*M): permutations are walked on the fly instead of being
+// materialised.
+//
+// A Builder is not safe for concurrent use; use one per goroutine.
+type Builder struct {
+	cfg  Config
+	seed Seed
+	m    uint32
+
+	keys   []byte    // backend keys, back to back
+	keyOff []uint32  // keys[keyOff[i]:keyOff[i+1]] is backends[i]'s key
+	phase  []uint32  // ModeNative: backends[i]'s phase
+	order  []int32   // indexes into backends, in table order
+	ids    []uint64  // ID<<32 | index, for the duplicate-ID check
+	state  []turn    // per active backend, in table order
+	filled []uint64  // occupancy bitmap, one bit per slot
+	sched  schedule  // ModeNative weighted turn order
+	sorter keySorter // sorts order without allocating
+}
+
+// turn is the per-backend state while a table is filled.
+type turn struct {
+	pos    uint32  // next slot in the backend's permutation
+	skip   uint32  // permutation stride, in [1, M-1]
+	id     uint32  // value written into the slots
+	weight uint32  // weight (> 0)
+	picks  uint32  // ModeNative weighted: turns taken so far
+	phase  uint32  // ModeNative weighted: offset of the turn times
+	cntr   float64 // ModeCilium weighted: Cilium's weight counter
+}
+
+// NewBuilder returns a Builder for cfg. The error is a *ConfigError when cfg
+// is invalid (see Config.Validate).
+func NewBuilder(cfg Config) (*Builder, error) {
+	cfg, seed, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	b := &Builder{cfg: cfg, seed: seed, m: uint32(cfg.TableSize)}
+	b.filled = make([]uint64, (cfg.TableSize+63)/64)
+	b.sorter.b = b
+	return b, nil
+}
+
+// Config returns the builder's configuration with defaults applied.
+func (b *Builder) Config() Config { return b.cfg }
+
+// Seed returns the decoded hash seed.
+func (b *Builder) Seed() Seed { return b.seed }
+
+// TableSize returns M.
+func (b *Builder) TableSize() int { return int(b.m) }
+
+// ScratchBytes returns the memory the builder retains between builds, in
+// bytes (the capacity of every scratch buffer).
+func (b *Builder) ScratchBytes() int {
+	return cap(b.keys) +
+		4*cap(b.keyOff) + 4*cap(b.phase) + 4*cap(b.order) + 8*cap(b.ids) +
+		int(unsafe.Sizeof(turn{}))*cap(b.state) + 8*cap(b.filled) + 4*cap(b.sched.idx)
+}
+
+// Table is Build into a new slice.
+func (b *Builder) Table(backends []Backend) ([]uint32, error) {
+	return b.Build(nil, backends)
+}
+
+// Build computes the lookup table for backends and returns it in dst's
+// storage, reallocated only when cap(dst) < M. Each of the M slots holds the
+// ID of the backend that owns it. The result depends neither on the order of
+// backends nor on their IDs' values, only on their identities, weights, the
+// table size and the seed.
+//
+// An empty backends slice yields an empty table (dst[:0]) and no error.
+// Backends with weight 0 own no slot. Errors: a *BackendError wrapping
+// ErrInvalidBackend, ErrInvalidWeight or ErrDuplicateBackend naming the
+// first bad backend; ErrZeroWeightSum when backends are given but all weigh
+// 0; ErrTooManyBackends when more than M backends have a weight. On error
+// dst's contents are unspecified.
+func (b *Builder) Build(dst []uint32, backends []Backend) ([]uint32, error) {
+	if len(backends) == 0 {
+		return dst[:0], nil
+	}
+	active, weightSum, err := b.validate(backends)
+	if err != nil {
+		return dst[:0], err
+	}
+	if active == 0 {
+		return dst[:0], fmt.Errorf("maglev: %d backends, all with weight 0: %w", len(backends), ErrZeroWeightSum)
+	}
+	if active > int(b.m) {
+		return dst[:0], fmt.Errorf("maglev: %d weighted backends for %d table slots (use a table size of at least %d, 100 times the backends): %w",
+			active, b.m, 100*active, ErrTooManyBackends)
+	}
+	if err := b.prepare(backends); err != nil {
+		return dst[:0], err
+	}
+	if cap(dst) < int(b.m) {
+		dst = make([]uint32, b.m)
+	}
+	dst = dst[:b.m]
+	clear(b.filled)
+
+	equal := true
+	for i := range b.state {
+		if b.state[i].weight != b.state[0].weight {
+			equal = false
+			break
+		}
+	}
+	switch {
+	case b.cfg.Mode == ModeCilium && weightSum/uint64(len(b.state)) > 1 && !equal:
+		b.fillCiliumWeighted(dst, weightSum)
+	case b.cfg.Mode == ModeNative && !equal:
+		b.fillNativeWeighted(dst)
+	default:
+		// Equal weights, in both modes, and Cilium whenever the mean weight
+		// is at most 1 (Cilium then ignores weights): round robin.
+		b.fillRoundRobin(dst)
+	}
+	return dst, nil
+}
+
+// validate checks every backend's fields and returns the number of backends
+// with a weight and the sum of the weights.
+func (b *Builder) validate(backends []Backend) (active int, sum uint64, err error) {
+	maxWeight := int64(MaxWeight)
+	if b.cfg.Mode == ModeCilium {
+		maxWeight = MaxCiliumWeight
+	}
+	for i := range backends {
+		be := &backends[i]
+		switch {
+		case !be.Addr.IsValid():
+			return 0, 0, &BackendError{Index: i, Backend: *be, Field: "Addr", Reason: "address is not set", Err: ErrInvalidBackend}
+		case be.Addr.Zone() != "":
+			return 0, 0, &BackendError{Index: i, Backend: *be, Field: "Addr", Reason: "address has an IPv6 zone", Err: ErrInvalidBackend}
+		case !be.Protocol.valid():
+			return 0, 0, &BackendError{Index: i, Backend: *be, Field: "Protocol", Reason: "must be ANY, TCP, UDP or SCTP", Err: ErrInvalidBackend}
+		case be.Weight < 0:
+			return 0, 0, &BackendError{Index: i, Backend: *be, Field: "Weight", Reason: fmt.Sprintf("weight %d is negative", be.Weight), Err: ErrInvalidWeight}
+		case be.Weight > maxWeight:
+			return 0, 0, &BackendError{Index: i, Backend: *be, Field: "Weight",
+				Reason: fmt.Sprintf("weight %d exceeds %d, the maximum of mode %s", be.Weight, maxWeight, b.cfg.Mode), Err: ErrInvalidWeight}
+		}
+		if be.Weight > 0 {
+			active++
+			sum += uint64(be.Weight)
+		}
+	}
+	return active, sum, nil
+}
+
+// prepare hashes the backends, puts them in table order, rejects duplicates
+// and sets up b.state for the active ones.
+func (b *Builder) prepare(backends []Backend) error {
+	n := len(backends)
+	b.keys = b.keys[:0]
+	b.keyOff = append(b.keyOff[:0], 0)
+	for i := range backends {
+		if b.cfg.Mode == ModeCilium {
+			b.keys = backends[i].appendCiliumKey(b.keys)
+		} else {
+			b.keys = backends[i].appendNativeKey(b.keys)
+		}
+		b.keyOff = append(b.keyOff, uint32(len(b.keys)))
+	}
+	b.order = b.order[:0]
+	for i := range n {
+		b.order = append(b.order, int32(i))
+	}
+	if b.cfg.Mode == ModeNative {
+		b.phase = b.phase[:0]
+		for i := range n {
+			h1, h2 := b.hash(i)
+			b.phase = append(b.phase, uint32((h1^h2)>>32))
+		}
+	}
+	b.sorter.backends = backends
+	slices.SortFunc(b.order, b.sorter.compare)
+	for k := 1; k < n; k++ {
+		if bytes.Equal(b.key(int(b.order[k-1])), b.key(int(b.order[k]))) {
+			i, j := int(b.order[k-1]), int(b.order[k])
+			i, j = min(i, j), max(i, j)
+			return &BackendError{Index: j, Backend: backends[j], Field: "Addr",
+				Reason: fmt.Sprintf("same address, port, protocol and cluster ID as backends[%d]", i), Err: ErrDuplicateBackend}
+		}
+	}
+	b.ids = b.ids[:0]
+	for i := range backends {
+		b.ids = append(b.ids, uint64(backends[i].ID)<<32|uint64(i))
+	}
+	slices.Sort(b.ids)
+	for k := 1; k < n; k++ {
+		if b.ids[k-1]>>32 == b.ids[k]>>32 {
+			i, j := int(uint32(b.ids[k-1])), int(uint32(b.ids[k]))
+			return &BackendError{Index: j, Backend: backends[j], Field: "ID",
+				Reason: fmt.Sprintf("ID %d is also used by backends[%d]", backends[j].ID, i), Err: ErrDuplicateBackend}
+		}
+	}
+	b.sorter.backends = nil
+
+	b.state = b.state[:0]
+	for _, i := range b.order {
+		be := &backends[i]
+		if be.Weight == 0 {
+			continue
+		}
+		h1, h2 := b.hash(int(i))
+		t := turn{
+			pos:    uint32(h1 % uint64(b.m)),
+			skip:   uint32(h2%uint64(b.m-1)) + 1,
+			id:     be.ID,
+			weight: uint32(be.Weight),
+		}
+		if b.cfg.Mode == ModeNative {
+			t.phase = b.phase[i]
+		}
+		b.state = append(b.state, t)
+	}
+	return nil
+}
+
+// key returns backends[i]'s key.
+func (b *Builder) key(i int) []byte { return b.keys[b.keyOff[i]:b.keyOff[i+1]] }
+
+// hash returns murmur3 x64_128 of backends[i]'s key under the seed, as
+// Cilium's getOffsetAndSkip computes it.
+func (b *Builder) hash(i int) (uint64, uint64) {
+	s := uint64(b.seed.Murmur)
+	return murmur3.SeedSum128(s, s, b.key(i))
+}
+
+// keySorter orders backend indexes: by key in ModeCilium (Cilium sorts by
+// its hash string), by (phase, key) in ModeNative.
+type keySorter struct {
+	b        *Builder
+	backends []Backend
+}
+
+func (s *keySorter) compare(x, y int32) int {
+	if s.b.cfg.Mode == ModeNative {
+		if c := cmp.Compare(s.b.phase[x], s.b.phase[y]); c != 0 {
+			return c
+		}
+	}
+	return bytes.Compare(s.b.key(int(x)), s.b.key(int(y)))
+}
+
+// place writes t's ID into the first free slot of its permutation and
+// advances the permutation past it.
+func (b *Builder) place(dst []uint32, t *turn) {
+	m, c, filled := b.m, t.pos, b.filled
+	for filled[c>>6]&(1<<(c&63)) != 0 {
+		c += t.skip
+		if c >= m {
+			c -= m
+		}
+	}
+	filled[c>>6] |= 1 << (c & 63)
+	dst[c] = t.id
+	c += t.skip
+	if c >= m {
+		c -= m
+	}
+	t.pos = c
+}
+
+// fillRoundRobin gives every backend one turn in table order until the
+// table is full.
+func (b *Builder) fillRoundRobin(dst []uint32) {
+	state := b.state
+	i := 0
+	for range b.m {
+		b.place(dst, &state[i])
+		if i++; i == len(state) {
+			i = 0
+		}
+	}
+}
+
+// fillCiliumWeighted is Cilium's weighted turn order: in turn n, starting at
+// backend n mod N, a backend whose weight counter is ahead of (n+1)*weight
+// passes its turn to the next one. The float64 counter and the conversions
+// mirror Cilium's computeLookupTable exactly; they decide slot ownership.
+func (b *Builder) fillCiliumWeighted(dst []uint32, weightSum uint64) {
+	state := b.state
+	l := len(state)
+	for i := range state {
+		state[i].cntr = float64(state[i].weight) / float64(l)
+	}
+	for n := range uint64(b.m) {
+		i := int(n % uint64(l))
+		for {
+			t := &state[i]
+			if (n+1)*uint64(t.weight) < uint64(t.cntr) {
+				if i++; i == l {
+					i = 0
+				}
+				continue
+			}
+			t.cntr += float64(weightSum)
+			b.place(dst, t)
+			break
+		}
+	}
+}
+
+// fillNativeWeighted gives turns in order of virtual time: backend i's k-th
+// turn (k = 0, 1, ...) comes at time (k + phase_i/2^32) / weight_i, where
+// phase_i comes from the backend's hash. Each backend takes turns at a rate
+// proportional to its weight, and its turn times depend only on its own
+// weight and identity, never on the other backends or the sum of weights:
+// adding, removing or reweighting one backend leaves the relative order of
+// everyone else's turns as it was, which keeps disruption low. Times are
+// compared exactly, as 128-bit integer cross products, so tables are
+// identical on every CPU. A backend whose share is below one slot may own
+// none.
+func (b *Builder) fillNativeWeighted(dst []uint32) {
+	s := &b.sched
+	s.state = b.state
+	s.idx = s.idx[:0]
+	for i := range b.state {
+		s.idx = append(s.idx, int32(i))
+	}
+	heap.Init(s)
+	for range b.m {
+		t := &b.state[s.idx[0]]
+		b.place(dst, t)
+		t.picks++
+		heap.Fix(s, 0)
+	}
+	s.state = nil
+}
+
+// schedule is a min-heap of backends keyed by the virtual time of their next
+// turn.
+type schedule struct {
+	state []turn
+	idx   []int32
+}
+
+func (s *schedule) Len() int      { return len(s.idx) }
+func (s *schedule) Swap(i, j int) { s.idx[i], s.idx[j] = s.idx[j], s.idx[i] }
+func (s *schedule) Push(x any)    { s.idx = append(s.idx, x.(int32)) }
+func (s *schedule) Pop() any {
+	x := s.idx[len(s.idx)-1]
+	s.idx = s.idx[:len(s.idx)-1]
+	return x
+}
+
+func (s *schedule) Less(i, j int) bool {
+	x, y := s.idx[i], s.idx[j]
+	a, c := &s.state[x], &s.state[y]
+	// time(a) = ta/wa and time(c) = tc/wc: compare ta*wc with tc*wa.
+	ta := uint64(a.picks)<<32 | uint64(a.phase)
+	tc := uint64(c.picks)<<32 | uint64(c.phase)
+	h1, l1 := bits.Mul64(ta, uint64(c.weight))
+	h2, l2 := bits.Mul64(tc, uint64(a.weight))
+	if h1 != h2 {
+		return h1 < h2
+	}
+	if l1 != l2 {
+		return l1 < l2
+	}
+	return x < y // x precedes y in table order
+}
