@@ -101,10 +101,7 @@ func (b Backend) appendCiliumKey(dst []byte) []byte {
 	return append(dst, ",State:active]"...)
 }
 
-// nativeKeyLen is the length of the binary key ModeNative hashes.
-const nativeKeyLen = 24
-
-// appendNativeKey appends ModeNative's fixed-size binary key: the 16-byte
+// appendNativeKey appends ModeNative's 24-byte binary key: the 16-byte
 // address (IPv4 as IPv4-mapped IPv6), a family byte, the protocol, the port
 // and the cluster ID, big-endian.
 func (b Backend) appendNativeKey(dst []byte) []byte {
