@@ -3,7 +3,6 @@ package maglev
 import (
 	"bytes"
 	"cmp"
-	"container/heap"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -24,15 +23,23 @@ type Builder struct {
 	seed Seed
 	m    uint32
 
-	keys   []byte    // backend keys, back to back
-	keyOff []uint32  // keys[keyOff[i]:keyOff[i+1]] is backends[i]'s key
-	phase  []uint32  // ModeNative: backends[i]'s phase
-	order  []int32   // indexes into backends, in table order
-	ids    []uint64  // ID<<32 | index, for the duplicate-ID check
-	state  []turn    // per active backend, in table order
-	filled []uint64  // occupancy bitmap, one bit per slot
-	sched  schedule  // ModeNative weighted turn order
-	sorter keySorter // sorts order without allocating
+	keys     []byte      // backend keys, back to back
+	keyOff   []uint32    // keys[keyOff[i]:keyOff[i+1]] is backends[i]'s key
+	phase    []uint32    // ModeNative: backends[i]'s phase
+	order    []int32     // indexes into backends, in table order
+	ids      []uint64    // ID<<32 | index, for the duplicate-ID check
+	state    []turn      // per active backend, in table order
+	filled   []uint64    // occupancy bitmap, one bit per slot
+	rank     []remainder // ModeNative: quota rounding order
+	rotation []int32     // ModeNative, equal weights: backends below quota
+	events   []event     // ModeNative, weighted: min-heap of next looks
+	sorter   keySorter   // sorts order without allocating
+}
+
+// remainder is a backend's rounding remainder when quotas are computed.
+type remainder struct {
+	rem uint64
+	pos uint32
 }
 
 // turn is the per-backend state while a table is filled.
@@ -41,8 +48,8 @@ type turn struct {
 	skip   uint32  // permutation stride, in [1, M-1]
 	id     uint32  // value written into the slots
 	weight uint32  // weight (> 0)
-	picks  uint32  // ModeNative weighted: turns taken so far
-	phase  uint32  // ModeNative weighted: offset of the turn times
+	quota  uint32  // ModeNative: slots still to claim
+	phase  uint32  // ModeNative weighted: offset of the look times
 	cntr   float64 // ModeCilium weighted: Cilium's weight counter
 }
 
@@ -73,7 +80,7 @@ func (b *Builder) TableSize() int { return int(b.m) }
 func (b *Builder) ScratchBytes() int {
 	return cap(b.keys) +
 		4*cap(b.keyOff) + 4*cap(b.phase) + 4*cap(b.order) + 8*cap(b.ids) +
-		int(unsafe.Sizeof(turn{}))*cap(b.state) + 8*cap(b.filled) + 4*cap(b.sched.idx)
+		int(unsafe.Sizeof(turn{}))*cap(b.state) + 8*cap(b.filled) + int(unsafe.Sizeof(remainder{}))*cap(b.rank) + 4*cap(b.rotation) + int(unsafe.Sizeof(event{}))*cap(b.events)
 }
 
 // Table is Build into a new slice.
@@ -125,13 +132,18 @@ func (b *Builder) Build(dst []uint32, backends []Backend) ([]uint32, error) {
 		}
 	}
 	switch {
-	case b.cfg.Mode == ModeCilium && weightSum/uint64(len(b.state)) > 1 && !equal:
+	case b.cfg.Mode == ModeNative:
+		b.setQuotas(weightSum)
+		if equal {
+			b.fillRanked(dst)
+		} else {
+			b.fillRankedPaced(dst)
+		}
+	case weightSum/uint64(len(b.state)) > 1 && !equal:
 		b.fillCiliumWeighted(dst, weightSum)
-	case b.cfg.Mode == ModeNative && !equal:
-		b.fillNativeWeighted(dst)
 	default:
-		// Equal weights, in both modes, and Cilium whenever the mean weight
-		// is at most 1 (Cilium then ignores weights): round robin.
+		// Equal weights, and whenever the mean weight is at most 1 (Cilium
+		// then ignores weights): Maglev's round robin.
 		b.fillRoundRobin(dst)
 	}
 	return dst, nil
@@ -322,62 +334,178 @@ func (b *Builder) fillCiliumWeighted(dst []uint32, weightSum uint64) {
 	}
 }
 
-// fillNativeWeighted gives turns in order of virtual time: backend i's k-th
-// turn (k = 0, 1, ...) comes at time (k + phase_i/2^32) / weight_i, where
-// phase_i comes from the backend's hash. Each backend takes turns at a rate
-// proportional to its weight, and its turn times depend only on its own
-// weight and identity, never on the other backends or the sum of weights:
-// adding, removing or reweighting one backend leaves the relative order of
-// everyone else's turns as it was, which keeps disruption low. Times are
-// compared exactly, as 128-bit integer cross products, so tables are
-// identical on every CPU. A backend whose share is below one slot may own
-// none.
-func (b *Builder) fillNativeWeighted(dst []uint32) {
-	s := &b.sched
-	s.state = b.state
-	s.idx = s.idx[:0]
+// setQuotas gives each backend its exact share of the table, M*w/W slots
+// rounded by largest remainder (ties to the backend earlier in table
+// order), so the quotas add up to M.
+func (b *Builder) setQuotas(weightSum uint64) {
+	m := uint64(b.m)
+	assigned := uint64(0)
+	b.rank = b.rank[:0]
 	for i := range b.state {
-		s.idx = append(s.idx, int32(i))
+		t := &b.state[i]
+		q := m * uint64(t.weight)
+		t.quota = uint32(q / weightSum)
+		assigned += uint64(t.quota)
+		b.rank = append(b.rank, remainder{rem: q % weightSum, pos: uint32(i)})
 	}
-	heap.Init(s)
-	for range b.m {
-		t := &b.state[s.idx[0]]
-		b.place(dst, t)
-		t.picks++
-		heap.Fix(s, 0)
+	slices.SortFunc(b.rank, func(x, y remainder) int {
+		if c := cmp.Compare(y.rem, x.rem); c != 0 {
+			return c // largest remainder first
+		}
+		return cmp.Compare(x.pos, y.pos)
+	})
+	for _, r := range b.rank[:m-assigned] {
+		b.state[r.pos].quota++
 	}
-	s.state = nil
 }
 
-// schedule is a min-heap of backends keyed by the virtual time of their next
-// turn.
-type schedule struct {
-	state []turn
-	idx   []int32
+// probe looks at the slot t's permutation has reached: if it is free, t
+// claims it. Either way t moves on to the next slot of its permutation.
+func (b *Builder) probe(dst []uint32, t *turn) {
+	c := t.pos
+	if w, bit := &b.filled[c>>6], uint64(1)<<(c&63); *w&bit == 0 {
+		*w |= bit
+		dst[c] = t.id
+		t.quota--
+	}
+	c += t.skip
+	if c >= b.m {
+		c -= b.m
+	}
+	t.pos = c
 }
 
-func (s *schedule) Len() int      { return len(s.idx) }
-func (s *schedule) Swap(i, j int) { s.idx[i], s.idx[j] = s.idx[j], s.idx[i] }
-func (s *schedule) Push(x any)    { s.idx = append(s.idx, x.(int32)) }
-func (s *schedule) Pop() any {
-	x := s.idx[len(s.idx)-1]
-	s.idx = s.idx[:len(s.idx)-1]
-	return x
+// fillRanked is ModeNative's population for equal weights. Where Maglev
+// lets a backend whose turn comes skip occupied slots until it finds a free
+// one, here every backend still below its quota looks at exactly one slot
+// of its permutation per round, in table order, and claims it if it is
+// free. A slot therefore goes to the backend that ranks it highest (earliest
+// in its permutation) among those still short of slots, ties to the earlier
+// backend: ownership follows preference rank instead of the race of who
+// reaches a slot first, so a change to one backend displaces fewer slots of
+// the others. See the package documentation for the measured effect.
+func (b *Builder) fillRanked(dst []uint32) {
+	rotation := b.rotation[:0]
+	for i := range b.state {
+		if b.state[i].quota > 0 {
+			rotation = append(rotation, int32(i))
+		}
+	}
+	for len(rotation) > 0 {
+		kept := rotation[:0]
+		for _, i := range rotation {
+			t := &b.state[i]
+			b.probe(dst, t)
+			if t.quota > 0 {
+				kept = append(kept, i)
+			}
+		}
+		rotation = kept
+	}
+	b.rotation = rotation
 }
 
-func (s *schedule) Less(i, j int) bool {
-	x, y := s.idx[i], s.idx[j]
-	a, c := &s.state[x], &s.state[y]
-	// time(a) = ta/wa and time(c) = tc/wc: compare ta*wc with tc*wa.
-	ta := uint64(a.picks)<<32 | uint64(a.phase)
-	tc := uint64(c.picks)<<32 | uint64(c.phase)
-	h1, l1 := bits.Mul64(ta, uint64(c.weight))
-	h2, l2 := bits.Mul64(tc, uint64(a.weight))
+// fillRankedPaced is fillRanked for unequal weights: each backend looks at
+// slots at a pace proportional to its weight. Backend i's k-th look (k = 0,
+// 1, ...) happens at virtual time (k + phase_i/2^32) / weight_i, where
+// phase_i comes from the backend's hash, so backends reach their quotas at
+// about the same time, and a backend's timing depends only on its own
+// weight and identity, never on the other backends. Times are compared
+// exactly, as 128-bit integer cross products, so tables are identical on
+// every CPU.
+//
+// Only looks at free slots need to be ordered in time: a slot that is
+// occupied stays occupied, so a look at it changes nothing. After each
+// look, a backend therefore skips straight past the slots already taken and
+// is scheduled at the time of its look at the next free one; if someone
+// else claims that slot first, it skips on from there when its time comes.
+// This visits the same slots at the same virtual times as looking one slot
+// at a time, with a heap operation per claim instead of per look.
+func (b *Builder) fillRankedPaced(dst []uint32) {
+	h := b.events[:0]
+	for i := range b.state {
+		t := &b.state[i]
+		if t.quota == 0 {
+			continue
+		}
+		e := event{at: uint64(t.phase), weight: uint64(t.weight), backend: int32(i)}
+		b.skipTaken(t, &e)
+		h = append(h, e)
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftDown(h, i)
+	}
+	for len(h) > 0 {
+		e := &h[0]
+		t := &b.state[e.backend]
+		b.probe(dst, t)
+		e.at += 1 << 32
+		if t.quota == 0 {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		} else {
+			b.skipTaken(t, e)
+		}
+		siftDown(h, 0)
+	}
+	b.events = h
+}
+
+// skipTaken advances t past the occupied slots of its permutation, counting
+// each skipped look in e's time.
+func (b *Builder) skipTaken(t *turn, e *event) {
+	m, c, filled := b.m, t.pos, b.filled
+	for filled[c>>6]&(1<<(c&63)) != 0 {
+		c += t.skip
+		if c >= m {
+			c -= m
+		}
+		e.at += 1 << 32
+	}
+	t.pos = c
+}
+
+// event is a backend's next look at a slot, at virtual time at/weight
+// (at holds k<<32 | phase).
+type event struct {
+	at      uint64
+	weight  uint64
+	backend int32 // position in table order, the tie-breaker
+}
+
+// before reports whether x comes before y: x.at/x.weight < y.at/y.weight,
+// compared exactly (x.at*y.weight < y.at*x.weight in 128 bits), ties to the
+// backend earlier in table order.
+func (x *event) before(y *event) bool {
+	h1, l1 := bits.Mul64(x.at, y.weight)
+	h2, l2 := bits.Mul64(y.at, x.weight)
 	if h1 != h2 {
 		return h1 < h2
 	}
 	if l1 != l2 {
 		return l1 < l2
 	}
-	return x < y // x precedes y in table order
+	return x.backend < y.backend
+}
+
+// siftDown restores the min-heap order of h below position i. A heap of
+// events is kept by hand rather than with container/heap: this is the
+// innermost loop of weighted builds, and the interface calls would double
+// its cost.
+func siftDown(h []event, i int) {
+	n := len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if r := c + 1; r < n && h[r].before(&h[c]) {
+			c = r
+		}
+		if !h[c].before(&h[i]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
