@@ -211,4 +211,3 @@ func TestFlowHashSeeds(t *testing.T) {
 		require.Equal(t, s, seed.String())
 	}
 }
-

@@ -1,0 +1,55 @@
+# eniway developer targets. `make test` is the test command the README and
+# CI use; `make check` adds the static checks CI runs before it.
+
+GO ?= go
+# The race detector needs cgo (a C compiler); use it whenever cgo works.
+RACE ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
+STATICCHECK_VERSION := v0.8.2
+# Test-only modules nested in the repository, tested on their own.
+SUBMODULES := internal/ciliumdiff
+
+.PHONY: test check fmt vet staticcheck tidy bench fuzz examples
+
+## test: every test of the library and of the nested test modules.
+test:
+	$(GO) test $(RACE) -count=1 ./...
+	@for m in $(SUBMODULES); do \
+		echo "cd $$m && $(GO) test $(RACE) -count=1 ./..."; \
+		(cd $$m && $(GO) test $(RACE) -count=1 ./...) || exit 1; \
+	done
+
+## check: formatting, vet, staticcheck and go.mod tidiness.
+check: fmt vet staticcheck tidy
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	@for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@for m in $(SUBMODULES); do (cd $$m && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...) || exit 1; done
+
+tidy:
+	$(GO) mod tidy -diff
+	@for m in $(SUBMODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
+
+## examples: build every example and run the ones that finish on their own.
+examples:
+	d=$$(mktemp -d) && $(GO) build -o "$$d" ./examples/... && rm -rf "$$d"
+	$(GO) run ./examples/maglev > /dev/null
+
+## bench: the maglev figures, eniway next to Cilium in the same run.
+bench:
+	$(GO) test -run '^$$' -bench 'Build|Lookup' -benchtime 20x ./maglev/
+	cd internal/ciliumdiff && $(GO) test -run '^$$' -bench Build -benchtime 3x ./...
+	$(GO) test -run '^$$' -bench Disruption -benchtime 1x ./maglev/
+
+## fuzz: run each fuzz test for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) ./maglev/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSeed$$' -fuzztime $(FUZZTIME) ./maglev/
