@@ -1,0 +1,64 @@
+// Package l7 programs the L7 proxy: it translates the routing model (IR) of package gatewayapi into Envoy v3
+// xDS resources, serves them to any Envoy over ADS, pushing only what changed, and provides an embedded Go
+// data plane that executes the same xDS where no Envoy is installed. In the guide, Cilium's operator does
+// this for the per-node Cilium Envoy; here it is built on github.com/envoyproxy/go-control-plane.
+//
+// This package has no code yet; issue #5 specifies it. What follows is what it will hold.
+//
+// # Translation
+//
+// IR to xDS is pure and deterministic. One Listener per port; the HTTP listeners of a port share a filter
+// chain; each HTTPS listener is a filter chain matched on SNI server_names, with a DownstreamTlsContext whose
+// certificates come over SDS; TLS passthrough uses tcp_proxy chains. The HttpConnectionManager uses RDS, so a
+// route change never rebuilds or drains a listener: one RouteConfiguration per Gateway listener, one
+// VirtualHost per intersected hostname, routes in Gateway API precedence order, ignore_port_in_host_matching.
+// One Cluster per backend Service port, with endpoints over EDS; weighted splits use weighted_clusters.
+//
+// Response rules: the share of an invalid backend is answered 500 (for example a deliberately missing cluster
+// with cluster_not_found_response_code INTERNAL_SERVER_ERROR), a rule whose backends are all invalid with a
+// direct 500, a backend without endpoints 503, no matching route 404.
+//
+// Every filter the IR carries is translated: request, response and per-backend header modifiers, redirects,
+// path and host rewrites (ReplacePrefixMatch with exactly the Gateway API semantics, trailing-slash cases
+// included), request mirrors with percentages, timeouts, retries, CORS, local rate limiting
+// (envoy.filters.http.local_ratelimit) and access logs. Every resource is validated, and so is every message
+// before it is packed into an Any, because Validate does not look inside an Any; the snapshot is checked for
+// consistency. A resource that fails is reported against the object that produced it and never pushed.
+//
+// A gRPC projection (an api_listener per hostname) lets proxyless grpc-go clients use the same routing. It
+// expresses PathPrefix with prefix, path or safe_regex, because grpc-go rejects a RouteConfiguration that
+// contains path_separated_prefix.
+//
+// # ADS server
+//
+// A runner with Start(ctx), TLS and mTLS options for its gRPC listener, SotW and Delta ADS, and per-node
+// snapshots (a node ID maps to the gateways it serves). Serialization is deterministic and each resource
+// carries a content hash, so an unchanged resource is never pushed again; an EndpointSlice change updates
+// only EDS, without translating routes again. NACKs are recorded per node and resource with their error
+// detail, exported as metrics and surfaced in the Gateway's status, while the last accepted configuration
+// stays in force. Prometheus metrics: pushes, NACKs, connected nodes, push latency.
+//
+// # Embedded data plane
+//
+// The in-memory backend of this package, in a subpackage of its own: a Go HTTP gateway that is an ADS client
+// of the server above and executes the Listener, Route, Cluster and Endpoint resources it receives. HTTP/1.1,
+// h2c, and HTTP/2 over TLS with SNI certificate selection; the route semantics of the resources the
+// translator emits (matching, weights, the 500/503/404 rules, header modifiers, redirects, rewrites, mirrors,
+// timeouts, retries, CORS, local rate limiting); connection pooling to backends; access-log events handed to
+// package observe. Its documentation will list exactly which Envoy features it implements. The quickstart
+// serves traffic with it, and the Gateway API conformance suite drives it.
+//
+// # Tests and targets
+//
+// grpc-go's own xDS client (google.golang.org/grpc/xds, bootstrapped to this server on loopback) resolves
+// xds:///<host> through LDS, RDS, CDS and EDS: a 90/10 weighted split checked statistically, header and
+// prefix routing, an update while RPCs flow, and an invalid resource NACKed and visible in the metrics.
+// Golden tests take IR YAML to <case>.{listeners,routes,clusters,endpoints,secrets}.yaml (protojson as YAML).
+//
+// BenchmarkTranslateXDS/Routes=<n>, n in 1000 and 10000: 10k routes to validated xDS in under 1 s of CPU.
+// With 10k routes and 100 connected ADS clients, one HTTPRoute change reaches every client in under 100 ms at
+// p99 and an endpoint-only change in under 20 ms; control-plane RSS with 1000 routes stays under 100 MiB
+// (Envoy Gateway's controller: about 256 MiB). The embedded data plane, loaded by wrk at 64 keep-alive
+// connections on loopback, reaches at least half of nginx's throughput as an equivalent reverse proxy in the
+// same run, with p99 under 5 ms.
+package l7
