@@ -195,6 +195,31 @@ func TestDifferentialLarge(t *testing.T) {
 	}
 }
 
+// TestCiliumIgnoresLowMeanWeights pins a Cilium quirk ModeCilium must
+// reproduce: when the integer mean weight is at most 1, Cilium ignores the
+// weights, so weights {1, 2} give the same table as {1, 1}.
+func TestCiliumIgnoresLowMeanWeights(t *testing.T) {
+	backends := randomBackends(rand.New(rand.NewPCG(7, 7)), 2, weightsOne)
+	cil := newCilium(t, 1021, maglev.DefaultHashSeed)
+	equal := cil.table(backends)
+	backends[1].Weight = 2
+	uneven := cil.table(backends)
+	require.Equal(t, equal, uneven, "Cilium honoured weights {1, 2}")
+
+	ours, err := maglev.NewBuilder(maglev.Config{TableSize: 1021})
+	require.NoError(t, err)
+	got, err := ours.Table(backends)
+	require.NoError(t, err)
+	require.Equal(t, uneven, got)
+
+	native, err := maglev.NewBuilder(maglev.Config{Mode: maglev.ModeNative, TableSize: 1021})
+	require.NoError(t, err)
+	got, err = native.Table(backends)
+	require.NoError(t, err)
+	st := maglev.ComputeStats(got, backends)
+	require.Equal(t, []int{340, 681}, []int{st.Backends[0].Slots, st.Backends[1].Slots}, "ModeNative honours {1, 2}")
+}
+
 // TestFlowHashSeeds checks that the flow hash seeds are the ones Cilium
 // programs into the datapath (hash_init4_seed, hash_init6_seed).
 func TestFlowHashSeeds(t *testing.T) {
