@@ -6,7 +6,7 @@ GO ?= go
 RACE ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 STATICCHECK_VERSION := v0.8.2
 # Test-only modules nested in the repository, tested on their own.
-SUBMODULES := internal/ciliumdiff
+SUBMODULES := internal/ciliumdiff internal/ciliumdiff117
 
 .PHONY: test check fmt vet staticcheck tidy bench fuzz examples
 

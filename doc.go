@@ -61,9 +61,9 @@
 //   - [github.com/eniway/eniway/examples]: runnable programs, one per subdirectory.
 //   - internal: [github.com/eniway/eniway/internal/testutils] holds the privileged-test gates (root, kernel
 //     version, BPF, features) and the network-namespace helpers every kernel test builds on;
-//     internal/benchutil holds shared measurement helpers; internal/ciliumdiff is a separate, test-only Go
-//     module that checks package maglev against Cilium's own pkg/maglev, so this module never depends on
-//     Cilium.
+//     internal/benchutil holds shared measurement helpers; internal/maglevtest generates maglev test inputs;
+//     internal/ciliumdiff and internal/ciliumdiff117 are separate, test-only Go modules that check package
+//     maglev against Cilium's own pkg/maglev (v1.20.2 and v1.17.6), so this module never depends on Cilium.
 //
 // Today maglev, examples/maglev and the internal packages have code. The other packages hold only their
 // documentation, which says what they will contain; issues #3 (eni and ipam), #4 (gatewayapi), #5 (l7) and #6

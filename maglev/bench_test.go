@@ -9,24 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/eniway/eniway/internal/benchutil"
+	"github.com/eniway/eniway/internal/maglevtest"
 	"github.com/eniway/eniway/maglev"
 )
 
-// benchBackends returns n equally weighted TCP backends; internal/ciliumdiff
-// benchmarks Cilium on the same set.
-func benchBackends(n int) []maglev.Backend {
-	out := make([]maglev.Backend, n)
-	for i := range out {
-		out[i] = maglev.Backend{
-			ID:       uint32(i + 1),
-			Addr:     netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}),
-			Port:     8080,
-			Protocol: maglev.ProtocolTCP,
-			Weight:   1,
-		}
-	}
-	return out
-}
+// benchBackends is the backend set every Build benchmark uses, here and in
+// internal/ciliumdiff's benchmarks of Cilium.
+var benchBackends = maglevtest.BenchBackends
 
 func benchmarkBuild(b *testing.B, mode maglev.Mode) {
 	for _, m := range []int{16381, 65521} {

@@ -1,9 +1,7 @@
 package ciliumdiff
 
 import (
-	"encoding/base64"
 	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"testing"
 
@@ -13,20 +11,9 @@ import (
 	"github.com/cilium/hive/hivetest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/eniway/eniway/internal/maglevtest"
 	"github.com/eniway/eniway/maglev"
 )
-
-// ciliumBuilder wraps one Cilium Maglev instance.
-type ciliumBuilder struct {
-	ml *ciliummaglev.Maglev
-}
-
-func newCilium(tb testing.TB, m int, seed string) *ciliumBuilder {
-	tb.Helper()
-	cfg, err := ciliummaglev.UserConfig{TableSize: uint(m), HashSeed: seed}.ToConfig()
-	require.NoError(tb, err)
-	return &ciliumBuilder{ml: ciliummaglev.New(cfg, hivetest.Lifecycle(tb))}
-}
 
 var protoNames = map[maglev.Protocol]loadbalancer.L4Type{
 	maglev.ProtocolAny:  loadbalancer.ANY,
@@ -52,158 +39,46 @@ func infos(backends []maglev.Backend) []ciliummaglev.BackendInfo {
 	return out
 }
 
-func (c *ciliumBuilder) table(backends []maglev.Backend) []uint32 {
-	ids := c.ml.GetLookupTable(slices.Values(infos(backends)))
-	out := make([]uint32, len(ids))
-	for i, id := range ids {
-		out[i] = uint32(id)
-	}
-	return out
+func newMaglev(tb testing.TB, m int, seed string) *ciliummaglev.Maglev {
+	tb.Helper()
+	cfg, err := ciliummaglev.UserConfig{TableSize: uint(m), HashSeed: seed}.ToConfig()
+	require.NoError(tb, err)
+	return ciliummaglev.New(cfg, hivetest.Lifecycle(tb))
 }
 
-// weightShape names a way to draw weights.
-type weightShape int
-
-const (
-	weightsOne weightShape = iota
-	weightsEqual
-	weightsSmall
-	weightsWide
-	weightsSkewed
-	weightsDrained
-	numWeightShapes
-)
-
-func randomBackends(r *rand.Rand, n int, shape weightShape) []maglev.Backend {
-	protos := []maglev.Protocol{maglev.ProtocolTCP, maglev.ProtocolTCP, maglev.ProtocolUDP, maglev.ProtocolSCTP, maglev.ProtocolAny}
-	seen := map[string]bool{}
-	equal := int64(r.IntN(1000) + 2)
-	var out []maglev.Backend
-	for len(out) < n {
-		var addr netip.Addr
-		switch r.IntN(4) {
-		case 0:
-			var a [16]byte
-			a[0], a[1] = 0x20, 0x01
-			for i := 2; i < 16; i++ {
-				a[i] = byte(r.Uint32())
-			}
-			addr = netip.AddrFrom16(a)
-		case 1:
-			addr = netip.AddrFrom4([4]byte{10, byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256))})
-		default:
-			addr = netip.AddrFrom4([4]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())})
+// cilium is the Reference that runs Cilium's GetLookupTable.
+func cilium(tb testing.TB, m int, seed string) maglevtest.Reference {
+	ml := newMaglev(tb, m, seed)
+	return func(backends []maglev.Backend) []uint32 {
+		ids := ml.GetLookupTable(slices.Values(infos(backends)))
+		out := make([]uint32, len(ids))
+		for i, id := range ids {
+			out[i] = uint32(id)
 		}
-		b := maglev.Backend{
-			ID:       uint32(len(out)*7 + 1),
-			Addr:     addr,
-			Port:     uint16(r.IntN(65536)),
-			Protocol: protos[r.IntN(len(protos))],
-		}
-		if r.IntN(5) == 0 {
-			b.ClusterID = uint32(r.IntN(511) + 1)
-		}
-		switch shape {
-		case weightsOne:
-			b.Weight = 1
-		case weightsEqual:
-			b.Weight = equal
-		case weightsSmall:
-			b.Weight = int64(r.IntN(5) + 1)
-		case weightsWide:
-			b.Weight = int64(r.IntN(maglev.MaxCiliumWeight) + 1)
-		case weightsSkewed:
-			b.Weight = 1
-			if r.IntN(10) == 0 {
-				b.Weight = int64(r.IntN(1000) + 1)
-			}
-		case weightsDrained:
-			b.Weight = int64(r.IntN(3)) * 50
-		}
-		if seen[b.String()] {
-			continue
-		}
-		seen[b.String()] = true
-		out = append(out, b)
+		return out
 	}
-	if shape == weightsDrained {
-		out[0].Weight = 100 // keep at least one backend active
-	}
-	return out
 }
 
-func randomSeed(r *rand.Rand) string {
-	var b [12]byte
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return base64.StdEncoding.EncodeToString(b[:])
-}
-
-// TestDifferential builds tables with both implementations over random
-// backend sets, seeds, table sizes and weights and requires them to be
-// identical slot for slot.
 func TestDifferential(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	sizes := []int{251, 509, 1021, 2039, 4093, 16381}
-	cases := 0
-	for _, m := range sizes {
-		seeds := []string{maglev.DefaultHashSeed, randomSeed(r), randomSeed(r)}
-		for _, seed := range seeds {
-			cil := newCilium(t, m, seed)
-			ours, err := maglev.NewBuilder(maglev.Config{TableSize: m, HashSeed: seed})
-			require.NoError(t, err)
-			for shape := range numWeightShapes {
-				for _, n := range []int{1, 2, 3, r.IntN(20) + 4, r.IntN(m/50) + 1, m / 100} {
-					if n < 1 {
-						continue
-					}
-					backends := randomBackends(r, n, shape)
-					want := cil.table(backends)
-					got, err := ours.Table(backends)
-					require.NoError(t, err)
-					require.Equal(t, want, got, "M=%d seed=%s weights=%d N=%d", m, seed, shape, n)
-					cases++
-				}
-			}
-		}
-	}
-	t.Logf("%d tables identical to Cilium's", cases)
+	t.Logf("%d tables identical to Cilium's", maglevtest.Differential(t, cilium))
 }
 
-// TestDifferentialLarge covers the sizes the guide recommends (65521) with
-// many backends, and input order.
 func TestDifferentialLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Cilium tables of 65521 slots")
 	}
-	r := rand.New(rand.NewPCG(3, 4))
-	const m = 65521
-	cil := newCilium(t, m, maglev.DefaultHashSeed)
-	ours, err := maglev.NewBuilder(maglev.Config{TableSize: m})
-	require.NoError(t, err)
-	for _, tc := range []struct {
-		n     int
-		shape weightShape
-	}{{100, weightsOne}, {655, weightsEqual}, {300, weightsSmall}, {200, weightsWide}, {1000, weightsSkewed}} {
-		backends := randomBackends(r, tc.n, tc.shape)
-		want := cil.table(backends)
-		r.Shuffle(len(backends), func(i, j int) { backends[i], backends[j] = backends[j], backends[i] })
-		got, err := ours.Table(backends)
-		require.NoError(t, err)
-		require.Equal(t, want, got, "N=%d weights=%d", tc.n, tc.shape)
-	}
+	maglevtest.DifferentialLarge(t, cilium)
 }
 
 // TestCiliumIgnoresLowMeanWeights pins a Cilium quirk ModeCilium must
 // reproduce: when the integer mean weight is at most 1, Cilium ignores the
 // weights, so weights {1, 2} give the same table as {1, 1}.
 func TestCiliumIgnoresLowMeanWeights(t *testing.T) {
-	backends := randomBackends(rand.New(rand.NewPCG(7, 7)), 2, weightsOne)
-	cil := newCilium(t, 1021, maglev.DefaultHashSeed)
-	equal := cil.table(backends)
+	backends := maglevtest.RandomBackends(rand.New(rand.NewPCG(7, 7)), 2, maglevtest.WeightsOne)
+	ref := cilium(t, 1021, maglev.DefaultHashSeed)
+	equal := ref(backends)
 	backends[1].Weight = 2
-	uneven := cil.table(backends)
+	uneven := ref(backends)
 	require.Equal(t, equal, uneven, "Cilium honoured weights {1, 2}")
 
 	ours, err := maglev.NewBuilder(maglev.Config{TableSize: 1021})
@@ -225,7 +100,7 @@ func TestCiliumIgnoresLowMeanWeights(t *testing.T) {
 func TestFlowHashSeeds(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 20 {
-		s := randomSeed(r)
+		s := maglevtest.RandomSeed(r)
 		cfg, err := ciliummaglev.UserConfig{TableSize: ciliummaglev.DefaultTableSize, HashSeed: s}.ToConfig()
 		require.NoError(t, err)
 		seed, err := maglev.ParseSeed(s)
