@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Test-only modules nested in the repository, tested on their own.
 SUBMODULES := internal/ciliumdiff internal/ciliumdiff117
 
-.PHONY: test check fmt vet staticcheck tidy bench fuzz examples
+.PHONY: test check fmt vet cross staticcheck tidy bench fuzz examples
 
 ## test: every test of the library and of the nested test modules.
 test:
@@ -18,8 +18,8 @@ test:
 		(cd $$m && $(GO) test $(RACE) -count=1 ./...) || exit 1; \
 	done
 
-## check: formatting, vet, staticcheck and go.mod tidiness.
-check: fmt vet staticcheck tidy
+## check: formatting, vet (also for macOS and Windows), staticcheck and go.mod tidiness.
+check: fmt vet cross staticcheck tidy
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -28,6 +28,11 @@ fmt:
 vet:
 	$(GO) vet ./...
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## cross: the library and its tests still compile off Linux (fakes and stubs).
+cross:
+	GOOS=darwin $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
