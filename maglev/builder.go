@@ -25,7 +25,7 @@ type Builder struct {
 
 	keys     []byte      // backend keys, back to back
 	keyOff   []uint32    // keys[keyOff[i]:keyOff[i+1]] is backends[i]'s key
-	phase    []uint32    // ModeNative: backends[i]'s phase
+	sums     []sum128    // backends[i]'s hash
 	order    []int32     // indexes into backends, in table order
 	ids      []uint64    // ID<<32 | index, for the duplicate-ID check
 	state    []turn      // per active backend, in table order
@@ -78,9 +78,10 @@ func (b *Builder) TableSize() int { return int(b.m) }
 // ScratchBytes returns the memory the builder retains between builds, in
 // bytes (the capacity of every scratch buffer).
 func (b *Builder) ScratchBytes() int {
-	return cap(b.keys) +
-		4*cap(b.keyOff) + 4*cap(b.phase) + 4*cap(b.order) + 8*cap(b.ids) +
-		int(unsafe.Sizeof(turn{}))*cap(b.state) + 8*cap(b.filled) + int(unsafe.Sizeof(remainder{}))*cap(b.rank) + 4*cap(b.rotation) + int(unsafe.Sizeof(event{}))*cap(b.events)
+	return cap(b.keys) + 4*cap(b.keyOff) + int(unsafe.Sizeof(sum128{}))*cap(b.sums) + 4*cap(b.order) + 8*cap(b.ids) +
+		int(unsafe.Sizeof(turn{}))*cap(b.state) + 8*cap(b.filled) +
+		int(unsafe.Sizeof(remainder{}))*cap(b.rank) + 4*cap(b.rotation) +
+		int(unsafe.Sizeof(event{}))*cap(b.events)
 }
 
 // Table is Build into a new slice.
@@ -98,8 +99,8 @@ func (b *Builder) Table(backends []Backend) ([]uint32, error) {
 // Backends with weight 0 own no slot. Errors: a *BackendError wrapping
 // ErrInvalidBackend, ErrInvalidWeight or ErrDuplicateBackend naming the
 // first bad backend; ErrZeroWeightSum when backends are given but all weigh
-// 0; ErrTooManyBackends when more than M backends have a weight. On error
-// dst's contents are unspecified.
+// 0; ErrTooManyBackends when more than M backends have a weight. All checks
+// come first: on error nothing has been written to dst.
 func (b *Builder) Build(dst []uint32, backends []Backend) ([]uint32, error) {
 	if len(backends) == 0 {
 		return dst[:0], nil
@@ -197,14 +198,10 @@ func (b *Builder) prepare(backends []Backend) error {
 	for i := range n {
 		b.order = append(b.order, int32(i))
 	}
-	if b.cfg.Mode == ModeNative {
-		b.phase = b.phase[:0]
-		for i := range n {
-			h1, h2 := b.hash(i)
-			b.phase = append(b.phase, uint32((h1^h2)>>32))
-		}
+	b.sums = b.sums[:0]
+	for i := range n {
+		b.sums = append(b.sums, b.hash(i))
 	}
-	b.sorter.backends = backends
 	slices.SortFunc(b.order, b.sorter.compare)
 	for k := 1; k < n; k++ {
 		if bytes.Equal(b.key(int(b.order[k-1])), b.key(int(b.order[k]))) {
@@ -226,7 +223,6 @@ func (b *Builder) prepare(backends []Backend) error {
 				Reason: fmt.Sprintf("ID %d is also used by backends[%d]", backends[j].ID, i), Err: ErrDuplicateBackend}
 		}
 	}
-	b.sorter.backends = nil
 
 	b.state = b.state[:0]
 	for _, i := range b.order {
@@ -234,17 +230,14 @@ func (b *Builder) prepare(backends []Backend) error {
 		if be.Weight == 0 {
 			continue
 		}
-		h1, h2 := b.hash(int(i))
-		t := turn{
-			pos:    uint32(h1 % uint64(b.m)),
-			skip:   uint32(h2%uint64(b.m-1)) + 1,
+		h := b.sums[i]
+		b.state = append(b.state, turn{
+			pos:    uint32(h.h1 % uint64(b.m)),
+			skip:   uint32(h.h2%uint64(b.m-1)) + 1,
 			id:     be.ID,
 			weight: uint32(be.Weight),
-		}
-		if b.cfg.Mode == ModeNative {
-			t.phase = b.phase[i]
-		}
-		b.state = append(b.state, t)
+			phase:  h.phase(),
+		})
 	}
 	return nil
 }
@@ -252,23 +245,30 @@ func (b *Builder) prepare(backends []Backend) error {
 // key returns backends[i]'s key.
 func (b *Builder) key(i int) []byte { return b.keys[b.keyOff[i]:b.keyOff[i+1]] }
 
+// sum128 is a murmur3 x64_128 hash.
+type sum128 struct{ h1, h2 uint64 }
+
+// phase derives ModeNative's phase, which orders backends and offsets
+// their look times, from the hash.
+func (h sum128) phase() uint32 { return uint32((h.h1 ^ h.h2) >> 32) }
+
 // hash returns murmur3 x64_128 of backends[i]'s key under the seed, as
 // Cilium's getOffsetAndSkip computes it.
-func (b *Builder) hash(i int) (uint64, uint64) {
+func (b *Builder) hash(i int) sum128 {
 	s := uint64(b.seed.Murmur)
-	return murmur3.SeedSum128(s, s, b.key(i))
+	h1, h2 := murmur3.SeedSum128(s, s, b.key(i))
+	return sum128{h1, h2}
 }
 
 // keySorter orders backend indexes: by key in ModeCilium (Cilium sorts by
 // its hash string), by (phase, key) in ModeNative.
 type keySorter struct {
-	b        *Builder
-	backends []Backend
+	b *Builder
 }
 
 func (s *keySorter) compare(x, y int32) int {
 	if s.b.cfg.Mode == ModeNative {
-		if c := cmp.Compare(s.b.phase[x], s.b.phase[y]); c != 0 {
+		if c := cmp.Compare(s.b.sums[x].phase(), s.b.sums[y].phase()); c != 0 {
 			return c
 		}
 	}
