@@ -1,12 +1,17 @@
 // Package eni is the EC2 side of ENI-mode address management: what a node's pool of pod addresses needs from
 // Amazon EC2, behind small interfaces, with instance limits and errors a caller can act on.
 //
-// This package has no code yet; issue #3 specifies it. What follows is what it will hold.
+// Issue #3 specifies it. In place: the interfaces and value types, the sentinel errors with the AWS error
+// codes they map to, eni/fake (an in-memory EC2), eni/fake/wire (the EC2 Query protocol over any Cloud),
+// eni/aws (the AWS SDK backend) and the conformance suite eni/enitest that runs against the fake and against
+// eni/aws through the wire emulator. Still to come: the instance-limits cache and its embedded snapshot
+// table with the generator that writes it, and the standalone examples/fake-ec2.
 //
 // # Interfaces
 //
-// Small interfaces of one to four methods, composed by embedding into one eni.Cloud (working name), each
-// documenting that implementations must be safe for concurrent use:
+// Small interfaces of one to three methods ([InstanceDescriber], [InstanceTypeDescriber], [ENIDescriber],
+// [NetworkDescriber], [ENILifecycle], [ENIModifier], [AddressAssigner], [Tagger]), composed by embedding
+// into [Cloud]. Implementations must be safe for concurrent use. They cover:
 //
 //   - describe: an instance and its attached ENIs; subnets with CIDR, availability zone, tags and free
 //     address count; security groups; route tables; instance types;
@@ -18,9 +23,12 @@
 //
 // Addresses and prefixes are netip.Addr and netip.Prefix at every API; conversion happens at the SDK call.
 // AWS error codes that a caller must act on map to package sentinels, tested with errors.Is:
-// InsufficientFreeAddressesInSubnet, InsufficientCidrBlocks, PrivateIpAddressLimitExceeded,
-// AttachmentLimitExceeded, RequestLimitExceeded, InvalidNetworkInterfaceID.NotFound,
-// InvalidInstanceID.NotFound, and others as they are met.
+// InsufficientFreeAddressesInSubnet ([ErrInsufficientFreeAddresses]), InsufficientCidrBlocks
+// ([ErrInsufficientCIDRBlocks]), PrivateIpAddressLimitExceeded ([ErrAddressLimitExceeded]),
+// AttachmentLimitExceeded ([ErrAttachmentLimitExceeded]), RequestLimitExceeded ([ErrThrottled]),
+// InvalidNetworkInterfaceID.NotFound ([ErrENINotFound]), InvalidInstanceID.NotFound
+// ([ErrInstanceNotFound]) and more (see [SentinelForCode]); every not-found sentinel wraps [ErrNotFound].
+// A failure EC2 reported is an [*APIError] keeping the code and message.
 //
 // # Instance limits
 //
