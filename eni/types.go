@@ -144,7 +144,9 @@ type Instance struct {
 	VPCID            string
 	SubnetID         string
 	AvailabilityZone string
-	// ENIs are the attached interfaces, ordered by device index.
+	// ENIs are the attached interfaces, ordered by device index. Their
+	// Tags are nil: EC2's DescribeInstances does not report interface tags
+	// (describe the interfaces for those).
 	ENIs []ENI
 }
 

@@ -164,6 +164,17 @@ func testDescribeInstance(t *testing.T, c eni.Cloud, w *World) {
 	require.True(t, usable(w.SubnetA.CIDR, primary.PrimaryIP), "primary IP %s", primary.PrimaryIP)
 	require.Equal(t, []string{w.SecurityGroup}, primary.SecurityGroupIDs)
 
+	e, err := c.CreateENI(t.Context(), eni.CreateENIInput{SubnetID: w.SubnetA.ID, Tags: eni.Tags{"k": "v"}})
+	require.NoError(t, err)
+	_, err = c.AttachENI(t.Context(), eni.AttachInput{ENIID: e.ID, InstanceID: w.Small.ID, DeviceIndex: 1})
+	require.NoError(t, err)
+	in, err = c.DescribeInstance(t.Context(), w.Small.ID)
+	require.NoError(t, err)
+	require.Len(t, in.ENIs, 2)
+	require.Equal(t, e.ID, in.ENIs[1].ID)
+	require.Equal(t, "us-east-1a", in.ENIs[1].AvailabilityZone)
+	require.Nil(t, in.ENIs[1].Tags, "DescribeInstances reports no interface tags")
+
 	_, err = c.DescribeInstance(t.Context(), "i-0000000000000dead")
 	requireCode(t, err, eni.ErrInstanceNotFound, "InvalidInstanceID.NotFound")
 	require.ErrorIs(t, err, eni.ErrNotFound)

@@ -191,7 +191,11 @@ func (c *Cloud) DescribeInstance(ctx context.Context, instanceID string) (eni.In
 	if in == nil {
 		return eni.Instance{}, instanceNotFound(action, instanceID)
 	}
-	return c.describeInstanceLocked(in, c.clock.Now(), false), nil
+	out := c.describeInstanceLocked(in, c.clock.Now(), false)
+	for i := range out.ENIs {
+		out.ENIs[i].Tags = nil // DescribeInstances does not report interface tags
+	}
+	return out, nil
 }
 
 // DescribeInstanceTypes implements eni.InstanceTypeDescriber: the limits of

@@ -769,7 +769,9 @@ func TestDeepCopies(t *testing.T) {
 		e.SecondaryIPs[0] = netip.MustParseAddr("10.9.9.9")
 		e.Prefixes[0] = netip.MustParsePrefix("10.9.9.0/28")
 		e.SecurityGroupIDs = append(e.SecurityGroupIDs[:0], "sg-x")
-		e.Tags["k"] = "changed"
+		if e.Tags != nil { // nil in DescribeInstance's view
+			e.Tags["k"] = "changed"
+		}
 		e.Attachment.DeleteOnTermination = true
 		e.Attachment.DeviceIndex = 7
 		e.Status = "broken"
