@@ -4,8 +4,8 @@
 // Issue #3 specifies it. In place: the interfaces and value types, the sentinel errors with the AWS error
 // codes they map to, eni/fake (an in-memory EC2), eni/fake/wire (the EC2 Query protocol over any Cloud),
 // eni/aws (the AWS SDK backend) and the conformance suite eni/enitest that runs against the fake and against
-// eni/aws through the wire emulator. Still to come: the instance-limits cache and its embedded snapshot
-// table with the generator that writes it, and the standalone examples/fake-ec2.
+// eni/aws through the wire emulator, the instance-limits cache ([LimitsCache]) over an embedded snapshot
+// table ([SnapshotLimits]) with the generator that rewrites it, and the standalone go run ./examples/fake-ec2.
 //
 // # Interfaces
 //
@@ -33,9 +33,12 @@
 // # Instance limits
 //
 // Per instance type: maximum ENIs, IPv4 addresses per ENI, IPv6 addresses, hypervisor and bare metal (prefix
-// delegation needs a Nitro instance). The source of truth is DescribeInstanceTypes, cached and refreshed,
-// rate-limited, when an unknown type appears. An embedded snapshot table, produced by a generator program in
-// this repository, is the fallback and allows offline planning. Facts the table and the fake must honour:
+// delegation needs a Nitro instance). The source of truth is DescribeInstanceTypes: [LimitsCache] caches what
+// it answered and asks again, rate-limited, when an unknown type appears. The embedded snapshot
+// (limits_snapshot.json, 764 types, read with [SnapshotLimits]) is the fallback and allows offline planning.
+// Its rows were seeded from EC2's published limits as Cilium v1.17.6 recorded them, not from a live account,
+// so its vCPU counts are 0 (unknown); go run ./eni/internal/genlimits rewrites it from DescribeInstanceTypes
+// through eni/aws, vCPUs included. Facts the table and the fake must honour:
 // m5.large has 3 ENIs of 10 IPv4 addresses, m7g.xlarge 4 of 15, m5.4xlarge 8 of 30. The primary address takes
 // one of an ENI's slots, and each /28 prefix takes one slot of a secondary address, so an ENI holds at most
 // (IPv4 per ENI - 1) prefixes, not a fixed 16 as the guide says.

@@ -19,6 +19,10 @@ var (
 	ErrSecurityGroupNotFound = fmt.Errorf("security group %w", ErrNotFound)
 	ErrVPCNotFound           = fmt.Errorf("VPC %w", ErrNotFound)
 	ErrRouteTableNotFound    = fmt.Errorf("route table %w", ErrNotFound)
+	// ErrUnknownInstanceType: neither DescribeInstanceTypes nor the
+	// embedded snapshot gave an instance type's limits (LimitsCache.Get,
+	// as an *UnknownInstanceTypeError).
+	ErrUnknownInstanceType = fmt.Errorf("instance type %w", ErrNotFound)
 
 	// ErrInsufficientFreeAddresses: the subnet has too few free addresses
 	// (InsufficientFreeAddressesInSubnet).
