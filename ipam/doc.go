@@ -3,7 +3,9 @@
 // operator does with ipam.mode eni (awsEnablePrefixDelegation, awsReleaseExcessIPs, minAllocate, preAllocate)
 // and what the AWS VPC CNI's ipamd does with its warm targets, as a library a custom controller can embed.
 //
-// This package has no code yet; issue #3 specifies it. What follows is what it will hold.
+// Issue #3 specifies it. In place: the node-local [Allocator] with its checkpoint and release handshake, and
+// the capacity planner ([MaxPods], [Plan], [IAMActions]). Still to come: the pool manager, leaked-ENI garbage
+// collection, the metrics, and go run ./examples/ipam-sim with the targets below.
 //
 // # Pool manager
 //
@@ -20,16 +22,25 @@
 // disabling prefix delegation for the node for good (cilium/cilium#46644); and a /28 whose addresses are all
 // free is released (cilium/cilium#32209).
 //
-// Node-local allocation, Allocate(owner) and Release(owner), keeps a restart-safe checkpoint (versioned
-// format; atomic write, fsync, rename) that is reconciled against EC2 on start: after a crash at any point,
-// no address is handed out twice and none leaks. Leaked ENIs (tagged by eniway, status available, older than
+// Node-local allocation, [Allocator.Allocate] and [Allocator.Release], keeps a restart-safe checkpoint
+// (versioned JSON; temporary file, fsync, rename, fsync of the directory) and is idempotent per owner, so a
+// caller that lost an answer to a crash retries and gets the same result: after a crash at any point, no
+// address is handed out twice and none leaks (TestCrashAnywhere crashes it at every stage of its writes,
+// thousands of times). The pool manager sets the pool from EC2 ([Allocator.SetPool]); releasing goes through
+// [Allocator.Reserve] or [Allocator.ReserveFree], then [Allocator.CompleteRelease] or [Allocator.AbortRelease],
+// and reserved addresses stay out of circulation across restarts. Leaked ENIs (tagged by eniway, status available, older than
 // a grace period) and ENIs created but never attached are garbage-collected. Prometheus metrics: available,
 // used and needed addresses per node, interface creations, EC2 calls and latency by action, rate-limit wait,
 // allocation latency.
 //
 // # Capacity planner
 //
-// Pure functions, also behind go run ./examples/ipam-plan. Addresses needed: nodes x max pods x 1.2, and the
+// Pure functions ([MaxPods], [Plan], [IAMActions]), also behind go run ./examples/ipam-plan. With prefix
+// delegation a node holds whole /28s, so the plan counts max(ceil(total/16), nodes x ceil(max pods/16))
+// prefixes; secondary mode has no max-pods cap beyond the formula. ENI primary addresses are not counted (they
+// can split /28s; a subnet CIDR reservation avoids that). Instance types whose vCPU count is unknown (every
+// row of the embedded snapshot until it is regenerated from a live account) get the 110 cap, and the result
+// says it assumed so. Our IAM list differs from Cilium's where our code does: we never call DescribeVpcs. Addresses needed: nodes x max pods x 1.2, and the
 // smallest subnet prefix that holds them, counting the 5 addresses AWS reserves in every subnet and, with
 // prefix delegation, /28 alignment (the guide's 10 nodes x 110 pods need 1,320 addresses: a /21, since a /22
 // holds only 1,019 after the reserved 5). Max pods per instance type, where the +2 is for host-network pods:

@@ -1,6 +1,9 @@
 package ipam
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors of the node-local allocator. Test with errors.Is.
 var (
@@ -17,3 +20,47 @@ var (
 	// AbortRelease was not reserved for release.
 	ErrNotReserved = errors.New("address not reserved for release")
 )
+
+// Sentinel errors of the capacity planner (Plan, MaxPods, ParseMode). Every
+// error Plan and MaxPods return is a *PlanError naming the offending field
+// and wraps ErrInvalidPlan; test with errors.Is and errors.As.
+var (
+	// ErrInvalidPlan: an input of Plan or MaxPods is missing, out of range
+	// or inconsistent.
+	ErrInvalidPlan = errors.New("invalid capacity plan")
+	// ErrPrefixDelegationNotSupported: prefix delegation was asked of an
+	// instance type that is neither Nitro nor bare metal. It wraps
+	// ErrInvalidPlan.
+	ErrPrefixDelegationNotSupported = fmt.Errorf("prefix delegation not supported by the instance type: %w", ErrInvalidPlan)
+	// ErrNoSubnetFits: the addresses a plan needs exceed what the largest
+	// VPC subnet, a /16, holds. It wraps ErrInvalidPlan.
+	ErrNoSubnetFits = fmt.Errorf("no subnet from /16 to /28 holds the addresses: %w", ErrInvalidPlan)
+	// ErrInvalidMode: a string that names no Mode (ParseMode,
+	// Mode.UnmarshalText).
+	ErrInvalidMode = errors.New("invalid mode")
+)
+
+// PlanError reports an invalid input of Plan or MaxPods. It wraps Err,
+// which is ErrInvalidPlan or a sentinel wrapping it
+// (ErrPrefixDelegationNotSupported, ErrNoSubnetFits).
+type PlanError struct {
+	// Field names the PlanInput field, e.g. "Nodes", or "Limits.MaxENIs"
+	// for a field of the instance type's limits.
+	Field string
+	// Reason says what is wrong, with the values involved.
+	Reason string
+	// Err is the sentinel; nil means ErrInvalidPlan.
+	Err error
+}
+
+func (e *PlanError) Error() string {
+	return fmt.Sprintf("ipam: plan %s: %s: %v", e.Field, e.Reason, e.Unwrap())
+}
+
+// Unwrap returns the sentinel: e.Err, or ErrInvalidPlan when it is nil.
+func (e *PlanError) Unwrap() error {
+	if e.Err == nil {
+		return ErrInvalidPlan
+	}
+	return e.Err
+}
