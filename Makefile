@@ -42,10 +42,15 @@ tidy:
 	$(GO) mod tidy -diff
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
-## examples: build every example and run the ones that finish on their own.
+## examples: build every example and smoke-run it: the programs that finish
+## run to the end, the servers must still be serving after 3 seconds.
 examples:
-	d=$$(mktemp -d) && $(GO) build -o "$$d" ./examples/... && rm -rf "$$d"
-	$(GO) run ./examples/maglev > /dev/null
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	echo "go build -o $$d ./examples/..." && $(GO) build -o "$$d" ./examples/... && \
+	echo "maglev" && "$$d/maglev" > /dev/null && \
+	echo "ipam-plan" && "$$d/ipam-plan" > /dev/null && \
+	echo "fake-ec2 (3 s)" && { timeout -s INT 3 "$$d/fake-ec2" -listen 127.0.0.1:0 > /dev/null; rc=$$?; \
+		if [ $$rc -ne 124 ]; then echo "fake-ec2 exited with $$rc before its 3 s were up"; exit 1; fi; }
 
 ## bench: the maglev figures, eniway next to Cilium in the same run.
 bench:
@@ -55,6 +60,11 @@ bench:
 
 ## fuzz: run each fuzz test for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
+FUZZ_TARGETS := maglev:FuzzBuild maglev:FuzzParseSeed ipam:FuzzPlan eni/internal/limitsfile:FuzzDecode \
+	eni/aws:FuzzFromENI internal/testutils:FuzzParseKernelRelease
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) ./maglev/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseSeed$$' -fuzztime $(FUZZTIME) ./maglev/
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "go test -run '^$$' -fuzz '^$$fn$$' -fuzztime $(FUZZTIME) ./$$pkg/"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+	done

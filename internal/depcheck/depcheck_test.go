@@ -12,6 +12,8 @@ import (
 // dependencies.
 var pure = []string{
 	"github.com/eniway/eniway/maglev",
+	"github.com/eniway/eniway/ipam",
+	"github.com/eniway/eniway/eni",
 }
 
 // forbidden lists import path prefixes a pure package must not depend on,
