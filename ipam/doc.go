@@ -3,9 +3,9 @@
 // operator does with ipam.mode eni (awsEnablePrefixDelegation, awsReleaseExcessIPs, minAllocate, preAllocate)
 // and what the AWS VPC CNI's ipamd does with its warm targets, as a library a custom controller can embed.
 //
-// Issue #3 specifies it. In place: the node-local [Allocator] with its checkpoint and release handshake, and
-// the capacity planner ([MaxPods], [Plan], [IAMActions]). Still to come: the pool manager, leaked-ENI garbage
-// collection, the metrics, and go run ./examples/ipam-sim with the targets below.
+// Issue #3 specifies it. In place: the node-local [Allocator] with its checkpoint and release handshake, the
+// leaked-interface [GarbageCollector], and the capacity planner ([MaxPods], [Plan], [IAMActions]). Still to
+// come: the pool manager, the metrics, and go run ./examples/ipam-sim with the targets below.
 //
 // # Pool manager
 //
@@ -28,7 +28,10 @@
 // address is handed out twice and none leaks (TestCrashAnywhere crashes it at every stage of its writes,
 // thousands of times). The pool manager sets the pool from EC2 ([Allocator.SetPool]); releasing goes through
 // [Allocator.Reserve] or [Allocator.ReserveFree], then [Allocator.CompleteRelease] or [Allocator.AbortRelease],
-// and reserved addresses stay out of circulation across restarts. Leaked ENIs (tagged by eniway, status available, older than
+// and reserved addresses stay out of circulation across restarts. The [GarbageCollector] deletes this
+// cluster's interfaces (tagged [TagCluster]) that stayed available longer than a grace period, counted from
+// [TagCreatedAt] or from when it first saw them: the leftovers of a crash between create and attach, or of a
+// detach without delete; it never touches an attached interface. Leaked ENIs (tagged by eniway, status available, older than
 // a grace period) and ENIs created but never attached are garbage-collected. Prometheus metrics: available,
 // used and needed addresses per node, interface creations, EC2 calls and latency by action, rate-limit wait,
 // allocation latency.
