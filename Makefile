@@ -60,7 +60,7 @@ bench:
 
 ## fuzz: run each fuzz test for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := maglev:FuzzBuild maglev:FuzzParseSeed ipam:FuzzPlan eni/internal/limitsfile:FuzzDecode \
+FUZZ_TARGETS := maglev:FuzzBuild maglev:FuzzParseSeed ipam:FuzzPlan ipam:FuzzDecide eni/internal/limitsfile:FuzzDecode \
 	eni/aws:FuzzFromENI internal/testutils:FuzzParseKernelRelease
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -4,8 +4,11 @@
 // and what the AWS VPC CNI's ipamd does with its warm targets, as a library a custom controller can embed.
 //
 // Issue #3 specifies it. In place: the node-local [Allocator] with its checkpoint and release handshake, the
-// leaked-interface [GarbageCollector], and the capacity planner ([MaxPods], [Plan], [IAMActions]). Still to
-// come: the pool manager, the metrics, and go run ./examples/ipam-sim with the targets below.
+// leaked-interface [GarbageCollector], the capacity planner ([MaxPods], [Plan], [IAMActions]), and [Decide],
+// the pure per-node decision the pool manager will act on (what a node's pool needs and the fewest EC2 steps
+// that provide it: assignments on existing interfaces in device order, then new interfaces created with
+// their addresses). Still to come: the pool manager runner itself, the metrics, and go run
+// ./examples/ipam-sim with the targets below.
 //
 // # Pool manager
 //

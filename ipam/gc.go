@@ -120,7 +120,7 @@ func (g *GarbageCollector) Collect(ctx context.Context) ([]string, error) {
 	var deleted []string
 	var errs []error
 	for _, e := range enis {
-		if g.excluded(e) {
+		if hasAnyTag(e.Tags, g.o.ExcludeTags) {
 			continue
 		}
 		since, ok := g.firstSeen[e.ID]
@@ -150,15 +150,6 @@ func (g *GarbageCollector) Collect(ctx context.Context) ([]string, error) {
 	}
 	g.firstSeen = seen // forget interfaces no longer available
 	return deleted, errors.Join(errs...)
-}
-
-func (g *GarbageCollector) excluded(e eni.ENI) bool {
-	for k, v := range g.o.ExcludeTags {
-		if got, ok := e.Tags[k]; ok && (v == "" || got == v) {
-			return true
-		}
-	}
-	return false
 }
 
 // Start runs Collect every Interval until ctx ends, logging failures, and
