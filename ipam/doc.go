@@ -4,11 +4,16 @@
 // and what the AWS VPC CNI's ipamd does with its warm targets, as a library a custom controller can embed.
 //
 // Issue #3 specifies it. In place: the node-local [Allocator] with its checkpoint and release handshake, the
-// leaked-interface [GarbageCollector], the capacity planner ([MaxPods], [Plan], [IAMActions]), and [Decide],
-// the pure per-node decision the pool manager will act on (what a node's pool needs and the fewest EC2 steps
-// that provide it: assignments on existing interfaces in device order, then new interfaces created with
-// their addresses). Still to come: the pool manager runner itself, the metrics, and go run
-// ./examples/ipam-sim with the targets below.
+// leaked-interface [GarbageCollector], the capacity planner ([MaxPods], [Plan], [IAMActions]), [Decide] (the
+// pure per-node decision: what a node's pool needs and the fewest EC2 steps that provide it, assignments on
+// existing interfaces in device order, then new interfaces created with their addresses), and a first
+// [Manager]: it allocates for many nodes, largest deficit first, learns a node from one DescribeInstance and
+// then keeps its view current from its own calls' answers (a 110-pod burst on an m5.4xlarge costs 3
+// describes and 13 mutating calls with secondary addresses, 1 with prefix delegation), deletes an interface
+// that fails to attach, and falls back to secondary addresses for one round when no /28 is free. Still to
+// come: releasing excess addresses and free /28s through the Allocator handshake, trying other subnets before
+// that fallback, default watermarks tuned to the targets (one pod at a time to 110 costs 19 mutating calls
+// today, the target is 15), the metrics, and go run ./examples/ipam-sim with the targets below.
 //
 // # Pool manager
 //
