@@ -25,12 +25,25 @@ type PoolConfig struct {
 	// MaxAboveWatermark is how many addresses to allocate beyond the need
 	// when allocating anyway, trading subnet space for fewer EC2 calls.
 	MaxAboveWatermark int
+	// FillInterfaces makes every allocation with secondary addresses take
+	// all the room of each interface it touches (within MaxAllocate): one
+	// EC2 call per interface over its life, as the AWS VPC CNI's warm-ENI
+	// default does, at the cost of subnet addresses. It does not apply to
+	// prefix delegation, where a /28 already batches 16 addresses.
+	FillInterfaces bool
 	// FirstInterfaceIndex is the lowest device index whose interface
 	// serves pods (0: the primary interface too).
 	FirstInterfaceIndex int
 	// ExcludeInterfaceTags leave interfaces carrying any of these tags
 	// out of the pool (an empty value matches any value of the key).
 	ExcludeInterfaceTags eni.Tags
+}
+
+// DefaultPoolConfig is the configuration the pool targets are measured
+// with: secondary addresses, 8 pre-allocated, 16 more whenever allocating
+// (one /28 with prefix delegation), interfaces filled.
+func DefaultPoolConfig() PoolConfig {
+	return PoolConfig{PreAllocate: 8, MaxAboveWatermark: 16, FillInterfaces: true}
 }
 
 // Validate reports whether c is usable, naming the field.
@@ -212,6 +225,13 @@ func Decide(s NodeState, c PoolConfig) (Decision, error) {
 	}
 	wanted := ceilDiv(want, unit)
 	units := wanted
+	fill := c.FillInterfaces && !prefixes
+	if fill && c.MaxAllocate > 0 {
+		// Filling stops at MaxAllocate.
+		fill = false
+		units = max(units, min(c.MaxAllocate, d.Capacity)-d.Available)
+		wanted = units
+	}
 
 	step := func(kind StepKind, n int) Step {
 		st := Step{Kind: kind}
@@ -228,10 +248,13 @@ func Decide(s NodeState, c PoolConfig) (Decision, error) {
 	}
 	for _, e := range pods {
 		room := slots - len(e.SecondaryIPs) - len(e.Prefixes)
-		if room <= 0 || units == 0 {
+		if room <= 0 || units <= 0 {
 			continue
 		}
 		n := min(room, units)
+		if fill {
+			n = room
+		}
 		st := step(assign, n)
 		st.ENIID = e.ID
 		d.Steps = append(d.Steps, st)
@@ -249,6 +272,9 @@ func Decide(s NodeState, c PoolConfig) (Decision, error) {
 			continue
 		}
 		n := min(slots, units)
+		if fill {
+			n = slots
+		}
 		// The first subnet, in the manager's order, with room for the new
 		// interface's primary address and what it asks for.
 		for subnet < len(s.Subnets) && subnetFree[subnet] < 1+n*unit {
@@ -265,6 +291,7 @@ func Decide(s NodeState, c PoolConfig) (Decision, error) {
 		usedIndex[i] = true
 		units -= n
 	}
+	units = max(units, 0) // filling may take more than wanted
 	d.Short = max(deficit-(wanted-units)*unit, 0)
 	return d, nil
 }

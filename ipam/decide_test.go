@@ -134,6 +134,30 @@ func TestDecide(t *testing.T) {
 			}},
 		},
 		{
+			name:  "filling interfaces: one call per interface",
+			state: ipam.NodeState{Limits: m54xlarge, ENIs: []eni.ENI{attached(0, 29, 0, nil)}, Used: 25, Subnets: subnets(100)},
+			cfg:   ipam.DefaultPoolConfig(),
+			want: ipam.Decision{Available: 29, Needed: 33, Capacity: 8 * 29, Steps: []ipam.Step{
+				{Kind: ipam.StepCreateENI, SubnetID: "subnet-0", DeviceIndex: 1, IPs: 29},
+			}},
+		},
+		{
+			name:  "defaults with prefix delegation: a /28 beyond the need",
+			state: ipam.NodeState{Limits: m54xlarge, ENIs: []eni.ENI{attached(0, 0, 1, nil)}, Used: 10, Subnets: subnets(100)},
+			cfg:   ipam.PoolConfig{Mode: ipam.ModePrefixDelegation, PreAllocate: 8, MaxAboveWatermark: 16, FillInterfaces: true},
+			want: ipam.Decision{Available: 16, Needed: 18, Capacity: 8 * 29 * 16, Steps: []ipam.Step{
+				{Kind: ipam.StepAssignPrefixes, ENIID: "eni-0", Prefixes: 2},
+			}},
+		},
+		{
+			name:  "filling stops at MaxAllocate",
+			state: ipam.NodeState{Limits: m54xlarge, ENIs: []eni.ENI{attached(0, 0, 0, nil)}, Used: 1, Subnets: subnets(100)},
+			cfg:   ipam.PoolConfig{PreAllocate: 8, FillInterfaces: true, MaxAllocate: 12},
+			want: ipam.Decision{Needed: 9, Capacity: 8 * 29, Steps: []ipam.Step{
+				{Kind: ipam.StepAssignIPs, ENIID: "eni-0", IPs: 12},
+			}},
+		},
+		{
 			name:  "MinAllocate",
 			state: ipam.NodeState{Limits: m54xlarge, ENIs: []eni.ENI{attached(0, 0, 0, nil)}},
 			cfg:   ipam.PoolConfig{MinAllocate: 12},
@@ -181,6 +205,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add(uint8(8), uint8(30), uint8(0), uint8(3), uint16(0), uint16(110), uint8(8), uint8(0), uint8(0), false, uint16(1000), uint16(50))
 	f.Add(uint8(3), uint8(10), uint8(1), uint8(2), uint16(5), uint16(40), uint8(0), uint8(4), uint8(1), true, uint16(20), uint16(0))
 	f.Fuzz(func(t *testing.T, maxENIs, ipv4, first, attachedN uint8, used, pending uint16, pre, above, held uint8, pd bool, free0, free1 uint16) {
+		fill := above%2 == 1
 		limits := eni.Limits{MaxENIs: int(maxENIs%16) + 1, IPv4PerENI: int(ipv4%50) + 2, Hypervisor: "nitro"}
 		slots := limits.MaxSecondaryIPv4()
 		var enis []eni.ENI
@@ -192,7 +217,7 @@ func FuzzDecide(f *testing.F) {
 				enis = append(enis, attached(i, h, 0, nil))
 			}
 		}
-		cfg := ipam.PoolConfig{PreAllocate: int(pre), MaxAboveWatermark: int(above), FirstInterfaceIndex: int(first % 3)}
+		cfg := ipam.PoolConfig{PreAllocate: int(pre), MaxAboveWatermark: int(above), FirstInterfaceIndex: int(first % 3), FillInterfaces: fill}
 		unit := 1
 		if pd {
 			cfg.Mode = ipam.ModePrefixDelegation

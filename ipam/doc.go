@@ -12,8 +12,9 @@
 // describes and 13 mutating calls with secondary addresses, 1 with prefix delegation), deletes an interface
 // that fails to attach, and falls back to secondary addresses for one round when no /28 is free. Still to
 // come: releasing excess addresses and free /28s through the Allocator handshake, trying other subnets before
-// that fallback, default watermarks tuned to the targets (one pod at a time to 110 costs 19 mutating calls
-// today, the target is 15), the metrics, and go run ./examples/ipam-sim with the targets below.
+// that fallback, the metrics, and go run ./examples/ipam-sim with the targets below. With [DefaultPoolConfig],
+// one pod at a time to 110 on an m5.4xlarge costs 13 mutating and 3 describe calls with secondary addresses
+// and 4 and 3 with prefix delegation (TestManagerTrickle, reconciling after every pod).
 //
 // # Pool manager
 //
