@@ -49,6 +49,7 @@ examples:
 	echo "go build -o $$d ./examples/..." && $(GO) build -o "$$d" ./examples/... && \
 	echo "maglev" && "$$d/maglev" > /dev/null && \
 	echo "ipam-plan" && "$$d/ipam-plan" > /dev/null && \
+	echo "ipam-sim" && "$$d/ipam-sim" -nodes 10 -mode pd -throttle -latency 50ms > /dev/null && \
 	echo "fake-ec2 (3 s)" && { timeout -s INT 3 "$$d/fake-ec2" -listen 127.0.0.1:0 > /dev/null; rc=$$?; \
 		if [ $$rc -ne 124 ]; then echo "fake-ec2 exited with $$rc before its 3 s were up"; exit 1; fi; }
 

@@ -1,20 +1,18 @@
 // Package examples holds no library code: the directory holds runnable programs that show eniway's packages
 // at work, each in its own subdirectory as a main package, run with go run ./examples/<name>.
 //
-// Today there are three:
+// Today there are four:
 //
 //   - examples/maglev builds the Maglev lookup table of a service with package maglev and prints it with its
 //     balance and disruption statistics (go run ./examples/maglev);
 //   - examples/ipam-plan runs the capacity planner of package ipam: subnet sizes, max pods per instance type
 //     with the reasoning, and the IAM actions a configuration needs;
 //   - examples/fake-ec2 serves an in-memory EC2 (eni/fake) over the EC2 Query protocol (eni/fake/wire), so
-//     the AWS CLI, the AWS SDKs or eni/aws can be pointed at it.
+//     the AWS CLI, the AWS SDKs or eni/aws can be pointed at it;
+//   - examples/ipam-sim runs the real ipam manager against eni/fake on a virtual clock and prints its EC2 call
+//     counts, time to all addresses, pod wait, leaks and double assignments (-json for JSON).
 //
-// Programs that later work adds:
-//
-//   - examples/ipam-sim (issue #3): the real ipam manager against eni/fake on a virtual clock, printing its
-//     EC2 call counts, time to all addresses, pod wait, leaks and double assignments as JSON;
-//   - the quickstart and the reference daemons, assembled from the library, in later issues.
+// The quickstart and the reference daemons, assembled from the library, come with later issues.
 //
 // Every example stays thin, in the order flags, construct, Start(ctx): the logic lives in the library, where
 // it is tested, and an example only wires it together. CI builds every example and runs it (servers for three
