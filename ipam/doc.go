@@ -10,8 +10,10 @@
 // (many nodes, largest deficit first; a node is learned from one DescribeInstance and then kept current from
 // the answers of the manager's own calls; an interface that fails to attach is deleted; with no free /28 it
 // falls back to secondary addresses for one round), and package ipamsim behind go run ./examples/ipam-sim,
-// which meets the targets below. Still to come: releasing excess addresses and free /28s through the
-// Allocator handshake, trying other subnets before the secondary fallback, a crash of the manager itself in
+// which meets the targets below. With ReleaseExcessIPs the manager gives back, after ExcessReleaseDelay,
+// addresses beyond Needed + MaxAboveWatermark through the node's [Releaser] (its Allocator): free secondary
+// addresses, one UnassignIPs per interface, and with prefix delegation only /28s whose 16 addresses are all
+// free. Still to come: trying other subnets before the secondary fallback, a crash of the manager itself in
 // the simulation, and the Prometheus metrics.
 //
 // # Pool manager

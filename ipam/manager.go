@@ -41,6 +41,16 @@ type ManagerOptions struct {
 	Limits interface {
 		Get(ctx context.Context, instanceType string) (eni.Limits, error)
 	}
+	// ReleaseExcessIPs gives addresses beyond Needed + MaxAboveWatermark
+	// back to EC2 once the excess has lasted ExcessReleaseDelay, through
+	// the node's Releaser: never an address handed, or about to be handed,
+	// to a pod. With prefix delegation only whole free /28s go back.
+	ReleaseExcessIPs bool
+	// ExcessReleaseDelay; 0 means DefaultExcessReleaseDelay.
+	ExcessReleaseDelay time.Duration
+	// Releaser returns a node's side of the release handshake (its
+	// *Allocator satisfies it); required with ReleaseExcessIPs.
+	Releaser func(node string) Releaser
 	// Resync is how often a node's interfaces are described again, to
 	// catch changes made behind the manager's back; 0 means
 	// DefaultResync.
@@ -51,8 +61,27 @@ type ManagerOptions struct {
 	Logger *slog.Logger
 }
 
-// DefaultResync is ManagerOptions.Resync's default.
-const DefaultResync = 5 * time.Minute
+// Defaults of ManagerOptions.
+const (
+	DefaultResync             = 5 * time.Minute
+	DefaultExcessReleaseDelay = 3 * time.Minute
+)
+
+// Releaser is a node's side of the release handshake; *Allocator
+// implements it. Addresses it reserves are out of circulation until the
+// manager completes or aborts their release.
+type Releaser interface {
+	// ReserveFree reserves up to n free addresses.
+	ReserveFree(n int) ([]netip.Addr, error)
+	// Reserve reserves exactly these addresses, all or none.
+	Reserve(addrs []netip.Addr) error
+	// CompleteRelease drops released addresses from the pool.
+	CompleteRelease(addrs []netip.Addr) error
+	// AbortRelease returns addresses EC2 did not take back.
+	AbortRelease(addrs []netip.Addr) error
+}
+
+var _ Releaser = (*Allocator)(nil)
 
 // Validate reports whether o is usable.
 func (o ManagerOptions) Validate() error {
@@ -65,6 +94,12 @@ func (o ManagerOptions) Validate() error {
 	}
 	if o.Resync < 0 {
 		errs = append(errs, fmt.Errorf("ipam: ManagerOptions.Resync %s is negative", o.Resync))
+	}
+	if o.ExcessReleaseDelay < 0 {
+		errs = append(errs, fmt.Errorf("ipam: ManagerOptions.ExcessReleaseDelay %s is negative", o.ExcessReleaseDelay))
+	}
+	if o.ReleaseExcessIPs && o.Releaser == nil {
+		errs = append(errs, errors.New("ipam: ManagerOptions.Releaser is required with ReleaseExcessIPs: only the node knows which addresses are free"))
 	}
 	if err := o.Pool.Validate(); err != nil {
 		errs = append(errs, err)
@@ -96,10 +131,11 @@ type node struct {
 	name, instanceID string
 	used, pending    int
 
-	loaded   time.Time
-	instance eni.Instance // with ENIs kept current
-	limits   eni.Limits
-	err      error // last reconcile error
+	loaded      time.Time
+	excessSince time.Time    // zero while there is no excess
+	instance    eni.Instance // with ENIs kept current
+	limits      eni.Limits
+	err         error // last reconcile error
 }
 
 // NewManager returns a Manager; the error is o's Validate error.
@@ -109,6 +145,9 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 	}
 	if o.Resync == 0 {
 		o.Resync = DefaultResync
+	}
+	if o.ExcessReleaseDelay == 0 {
+		o.ExcessReleaseDelay = DefaultExcessReleaseDelay
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -161,9 +200,7 @@ func (m *Manager) Pool(name string) []netip.Addr {
 	for _, e := range m.podENIs(n) {
 		out = append(out, e.SecondaryIPs...)
 		for _, p := range e.Prefixes {
-			for a, i := p.Masked().Addr(), 0; i < AddressesPerPrefix; a, i = a.Next(), i+1 {
-				out = append(out, a)
-			}
+			out = append(out, prefixAddrs(p)...)
 		}
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
@@ -307,7 +344,7 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node) error {
 			if d.Short > 0 {
 				return fmt.Errorf("%d addresses short: no eligible subnet has room for another interface: %w", d.Short, eni.ErrInsufficientFreeAddresses)
 			}
-			return nil
+			return m.releaseExcess(ctx, n, d.Excess)
 		}
 		err = m.apply(ctx, n, d.Steps)
 		if errors.Is(err, eni.ErrInsufficientCIDRBlocks) && !noPrefixes {
@@ -320,6 +357,115 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node) error {
 		return err
 	}
 	return nil
+}
+
+// releaseExcess gives back addresses the node has had in excess for
+// ExcessReleaseDelay: free secondary addresses (one UnassignIPs per
+// interface), or whole free /28 prefixes, last assigned first.
+func (m *Manager) releaseExcess(ctx context.Context, n *node, excess int) error {
+	now := m.o.Now()
+	m.mu.Lock()
+	if !m.o.ReleaseExcessIPs || excess <= 0 {
+		n.excessSince = time.Time{}
+		m.mu.Unlock()
+		return nil
+	}
+	if n.excessSince.IsZero() {
+		n.excessSince = now
+	}
+	due := now.Sub(n.excessSince) >= m.o.ExcessReleaseDelay
+	enis := slices.Clone(m.podENIs(n))
+	m.mu.Unlock()
+	if !due {
+		return nil
+	}
+	r := m.o.Releaser(n.name)
+	var errs []error
+	// Prefixes first, from the last interface and the last prefix.
+	left := excess
+	for i := len(enis) - 1; i >= 0 && left >= AddressesPerPrefix; i-- {
+		for j := len(enis[i].Prefixes) - 1; j >= 0 && left >= AddressesPerPrefix; j-- {
+			p := enis[i].Prefixes[j]
+			addrs := prefixAddrs(p)
+			if r.Reserve(addrs) != nil {
+				continue // some address of the /28 is in use
+			}
+			if err := m.o.Cloud.UnassignPrefixes(ctx, enis[i].ID, []netip.Prefix{p}); err != nil {
+				errs = append(errs, fmt.Errorf("unassign %s from %s: %w", p, enis[i].ID, err), r.AbortRelease(addrs))
+				continue
+			}
+			m.updateENI(n, enis[i].ID, func(e *eni.ENI) {
+				e.Prefixes = slices.DeleteFunc(e.Prefixes, func(q netip.Prefix) bool { return q == p })
+			})
+			errs = append(errs, r.CompleteRelease(addrs))
+			left -= AddressesPerPrefix
+		}
+	}
+	// Then free secondary addresses, grouped by interface.
+	if left > 0 && hasSecondary(enis) {
+		addrs, err := r.ReserveFree(left)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		owner := map[netip.Addr]string{}
+		for _, e := range enis {
+			for _, a := range e.SecondaryIPs {
+				owner[a] = e.ID
+			}
+		}
+		byENI := map[string][]netip.Addr{}
+		var notSecondary []netip.Addr
+		for _, a := range addrs {
+			if id, ok := owner[a]; ok {
+				byENI[id] = append(byENI[id], a)
+			} else {
+				notSecondary = append(notSecondary, a) // inside a /28 still in use
+			}
+		}
+		if len(notSecondary) > 0 {
+			errs = append(errs, r.AbortRelease(notSecondary))
+		}
+		for _, e := range enis {
+			batch := byENI[e.ID]
+			if len(batch) == 0 {
+				continue
+			}
+			if err := m.o.Cloud.UnassignIPs(ctx, e.ID, batch); err != nil {
+				errs = append(errs, fmt.Errorf("unassign %d addresses from %s: %w", len(batch), e.ID, err), r.AbortRelease(batch))
+				continue
+			}
+			m.updateENI(n, e.ID, func(e *eni.ENI) {
+				e.SecondaryIPs = slices.DeleteFunc(e.SecondaryIPs, func(a netip.Addr) bool { return slices.Contains(batch, a) })
+			})
+			errs = append(errs, r.CompleteRelease(batch))
+		}
+	}
+	err := errors.Join(errs...)
+	if err == nil {
+		// Done; a failed release is retried on the next round.
+		m.mu.Lock()
+		n.excessSince = time.Time{}
+		m.mu.Unlock()
+	}
+	return err
+}
+
+func hasSecondary(enis []eni.ENI) bool {
+	for _, e := range enis {
+		if len(e.SecondaryIPs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// prefixAddrs lists the 16 addresses of a /28.
+func prefixAddrs(p netip.Prefix) []netip.Addr {
+	out := make([]netip.Addr, 0, AddressesPerPrefix)
+	for a, i := p.Masked().Addr(), 0; i < AddressesPerPrefix; a, i = a.Next(), i+1 {
+		out = append(out, a)
+	}
+	return out
 }
 
 // attachedInOrder keeps the attached interfaces, by device index.
