@@ -28,6 +28,8 @@ type AllocatorOptions struct {
 	Now func() time.Time
 	// Logger receives state changes at debug level; nil discards.
 	Logger *slog.Logger
+	// Observer, if set, is told how long each Allocate took.
+	Observer Observer
 }
 
 // Allocator hands the addresses of one node's pool to pods. The pool (the
@@ -183,6 +185,9 @@ func (a *Allocator) SetPool(addrs []netip.Addr) error {
 func (a *Allocator) Allocate(owner string) (netip.Addr, error) {
 	if owner == "" {
 		return netip.Addr{}, fmt.Errorf("ipam: allocate: %w: empty owner", ErrInvalidOwner)
+	}
+	if a.opts.Observer != nil {
+		defer func(start time.Time) { a.opts.Observer.Allocated(time.Since(start)) }(time.Now())
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

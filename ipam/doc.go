@@ -13,8 +13,11 @@
 // which meets the targets below. With ReleaseExcessIPs the manager gives back, after ExcessReleaseDelay,
 // addresses beyond Needed + MaxAboveWatermark through the node's [Releaser] (its Allocator): free secondary
 // addresses, one UnassignIPs per interface, and with prefix delegation only /28s whose 16 addresses are all
-// free. Still to come: trying other subnets before the secondary fallback, a crash of the manager itself in
-// the simulation, and the Prometheus metrics.
+// free. Measurements go to an [Observer]; package ipam/ipammetrics exports them, and every EC2 call by action
+// and outcome, as Prometheus metrics (eniway_ipam_available_ips, _used_ips, _needed_ips per node,
+// _interface_creations_total, _ec2_calls_total, _ec2_call_duration_seconds, _rate_limit_wait_seconds,
+// _allocation_duration_seconds), keeping this package free of the Prometheus client. Still to come: trying
+// other subnets before the secondary fallback, and a crash of the manager itself in the simulation.
 //
 // # Pool manager
 //

@@ -55,6 +55,10 @@ type ManagerOptions struct {
 	// catch changes made behind the manager's back; 0 means
 	// DefaultResync.
 	Resync time.Duration
+	// Observer, if set, receives each node's available, used and needed
+	// addresses and the interfaces created; ipam/ipammetrics implements it
+	// with Prometheus (and instruments the Cloud's calls).
+	Observer Observer
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -66,6 +70,21 @@ const (
 	DefaultResync             = 5 * time.Minute
 	DefaultExcessReleaseDelay = 3 * time.Minute
 )
+
+// Observer receives the measurements of a Manager and of Allocators (for
+// metrics). Implementations must be safe for concurrent use;
+// ipam/ipammetrics has a Prometheus one.
+type Observer interface {
+	// NodePool reports a node's pool after a reconcile.
+	NodePool(node string, available, used, needed int)
+	// NodeRemoved reports a node the manager forgot.
+	NodeRemoved(node string)
+	// InterfaceCreated reports an interface created and attached, or
+	// created and failed to attach.
+	InterfaceCreated(attached bool)
+	// Allocated reports how long an Allocate took.
+	Allocated(d time.Duration)
+}
 
 // Releaser is a node's side of the release handshake; *Allocator
 // implements it. Addresses it reserves are out of circulation until the
@@ -184,6 +203,9 @@ func (m *Manager) RemoveNode(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.nodes, name)
+	if m.o.Observer != nil {
+		m.o.Observer.NodeRemoved(name)
+	}
 }
 
 // Pool returns the pod addresses of a node's pool, sorted: the secondary
@@ -294,6 +316,11 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		err := m.reconcileNode(ctx, w.n)
 		m.mu.Lock()
 		w.n.err = err
+		if !w.n.loaded.IsZero() && m.o.Observer != nil {
+			if d, derr := Decide(m.stateLocked(w.n, nil), m.o.Pool); derr == nil {
+				m.o.Observer.NodePool(w.n.name, d.Available, w.n.used, d.Needed)
+			}
+		}
 		m.mu.Unlock()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", w.n.name, err))
@@ -623,6 +650,9 @@ func (m *Manager) createENI(ctx context.Context, n *node, st Step) error {
 		if derr := m.o.Cloud.DeleteENI(ctx, e.ID); derr != nil {
 			m.o.Logger.Warn("could not delete an interface that failed to attach; the garbage collector will", "eni", e.ID, "err", derr)
 		}
+		if m.o.Observer != nil {
+			m.o.Observer.InterfaceCreated(false)
+		}
 		// Our view of the instance may be stale (an index taken behind our
 		// back): describe it again next time.
 		m.mu.Lock()
@@ -642,6 +672,9 @@ func (m *Manager) createENI(ctx context.Context, n *node, st Step) error {
 	m.mu.Lock()
 	n.instance.ENIs = append(n.instance.ENIs, e)
 	m.mu.Unlock()
+	if m.o.Observer != nil {
+		m.o.Observer.InterfaceCreated(true)
+	}
 	m.o.Logger.Info("interface created", "node", n.name, "eni", e.ID, "device_index", st.DeviceIndex, "ips", len(e.SecondaryIPs), "prefixes", len(e.Prefixes))
 	return nil
 }

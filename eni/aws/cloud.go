@@ -77,6 +77,7 @@ type Cloud struct {
 	client  EC2API
 	limiter *rate.Limiter
 	log     *slog.Logger
+	onWait  func(time.Duration)
 }
 
 // New returns a Cloud configured by o. ctx bounds the loading of the AWS
@@ -94,7 +95,7 @@ func New(ctx context.Context, o Options) (*Cloud, error) {
 		}
 		client = c
 	}
-	return &Cloud{client: client, limiter: rate.NewLimiter(o.RateLimit, o.Burst), log: o.Logger}, nil
+	return &Cloud{client: client, limiter: rate.NewLimiter(o.RateLimit, o.Burst), log: o.Logger, onWait: o.OnRateLimitWait}, nil
 }
 
 // newClient builds the SDK client from defaulted options.
@@ -207,7 +208,11 @@ func eachPage[O any](ctx context.Context, c *Cloud, action string, p pager[O], p
 // wrapping context.DeadlineExceeded, when the token would come after ctx's
 // deadline.
 func (c *Cloud) wait(ctx context.Context) error {
+	start := time.Now()
 	err := c.limiter.Wait(ctx)
+	if c.onWait != nil {
+		c.onWait(time.Since(start))
+	}
 	switch {
 	case err == nil:
 		return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"golang.org/x/time/rate"
@@ -60,6 +61,11 @@ type Options struct {
 
 	// Logger receives debug records of EC2 calls. Nil discards.
 	Logger *slog.Logger
+
+	// OnRateLimitWait, if set, is told how long each request waited for
+	// the client-side limiter (for a metric such as ipam.Metrics'
+	// rate-limit wait). It must be safe for concurrent use.
+	OnRateLimitWait func(time.Duration)
 }
 
 // Validate reports what is wrong with o, all of it at once.
