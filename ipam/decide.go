@@ -82,6 +82,10 @@ type NodeState struct {
 	// manager orders them: explicit IDs, tags, the node's subnet, most
 	// free addresses in the AZ).
 	Subnets []eni.Subnet
+	// NoPrefixSubnets are subnets where EC2 just found no free /28: the
+	// decision assigns no prefix to interfaces in them and creates none
+	// there, trying the other eligible subnets first.
+	NoPrefixSubnets map[string]bool
 	// NoPrefixes makes a prefix-delegation pool allocate secondary
 	// addresses this time, after EC2 found no free /28 in any eligible
 	// subnet. It does not disable prefix delegation for later decisions.
@@ -246,25 +250,36 @@ func Decide(s NodeState, c PoolConfig) (Decision, error) {
 	if prefixes {
 		assign = StepAssignPrefixes
 	}
+	// Free addresses per subnet, as the steps use them up (the caller's
+	// state is not touched).
+	subnetFree := make([]int, len(s.Subnets))
+	subnetIndex := make(map[string]int, len(s.Subnets))
+	for i, sn := range s.Subnets {
+		subnetFree[i] = sn.AvailableIPs
+		subnetIndex[sn.ID] = i
+	}
 	for _, e := range pods {
 		room := slots - len(e.SecondaryIPs) - len(e.Prefixes)
-		if room <= 0 || units <= 0 {
+		if room <= 0 || units <= 0 || (prefixes && s.NoPrefixSubnets[e.SubnetID]) {
 			continue
 		}
 		n := min(room, units)
 		if fill {
 			n = room
 		}
+		// An interface's addresses come from its own subnet.
+		si, known := subnetIndex[e.SubnetID]
+		if known {
+			n = min(n, subnetFree[si]/unit)
+			if n == 0 {
+				continue
+			}
+			subnetFree[si] -= n * unit
+		}
 		st := step(assign, n)
 		st.ENIID = e.ID
 		d.Steps = append(d.Steps, st)
 		units -= n
-	}
-	// Free addresses per subnet, as the steps use them up (the caller's
-	// state is not touched).
-	subnetFree := make([]int, len(s.Subnets))
-	for i, sn := range s.Subnets {
-		subnetFree[i] = sn.AvailableIPs
 	}
 	subnet := 0
 	for i := c.FirstInterfaceIndex; units > 0 && i < s.Limits.MaxENIs && len(usedIndex) < s.Limits.MaxENIs; i++ {
@@ -277,7 +292,7 @@ func Decide(s NodeState, c PoolConfig) (Decision, error) {
 		}
 		// The first subnet, in the manager's order, with room for the new
 		// interface's primary address and what it asks for.
-		for subnet < len(s.Subnets) && subnetFree[subnet] < 1+n*unit {
+		for subnet < len(s.Subnets) && (subnetFree[subnet] < 1+n*unit || prefixes && s.NoPrefixSubnets[s.Subnets[subnet].ID]) {
 			subnet++
 		}
 		if subnet == len(s.Subnets) {

@@ -8,16 +8,20 @@
 // pure per-node decision: what a node's pool needs and the fewest EC2 steps that provide it, assignments on
 // existing interfaces in device order, then new interfaces created with their addresses), a first [Manager]
 // (many nodes, largest deficit first; a node is learned from one DescribeInstance and then kept current from
-// the answers of the manager's own calls; an interface that fails to attach is deleted; with no free /28 it
-// falls back to secondary addresses for one round), and package ipamsim behind go run ./examples/ipam-sim,
+// the answers of the manager's own calls; an interface that fails to attach is deleted; when a subnet has no
+// free /28 the other eligible subnets are tried, then secondary addresses for that round only, never disabling
+// prefix delegation for the node), and package ipamsim behind go run ./examples/ipam-sim,
 // which meets the targets below. With ReleaseExcessIPs the manager gives back, after ExcessReleaseDelay,
 // addresses beyond Needed + MaxAboveWatermark through the node's [Releaser] (its Allocator): free secondary
 // addresses, one UnassignIPs per interface, and with prefix delegation only /28s whose 16 addresses are all
 // free. Measurements go to an [Observer]; package ipam/ipammetrics exports them, and every EC2 call by action
 // and outcome, as Prometheus metrics (eniway_ipam_available_ips, _used_ips, _needed_ips per node,
 // _interface_creations_total, _ec2_calls_total, _ec2_call_duration_seconds, _rate_limit_wait_seconds,
-// _allocation_duration_seconds), keeping this package free of the Prometheus client. Still to come: trying
-// other subnets before the secondary fallback, and a crash of the manager itself in the simulation.
+// _allocation_duration_seconds), keeping this package free of the Prometheus client. New interfaces go to
+// ManagerOptions.SubnetIDs in order, else the subnets of the node's zone tagged SubnetTags, else the node's own
+// subnet and then the zone's subnet with the most free addresses; security groups are SecurityGroupIDs, else
+// those tagged SecurityGroupTags, else the primary interface's. Still to come: a crash of the manager itself
+// (between create and attach) in the simulation, with the garbage collector cleaning up behind it.
 //
 // # Pool manager
 //

@@ -29,9 +29,11 @@ type ManagerOptions struct {
 	// first; when both are empty, the node's own subnet.
 	SubnetIDs  []string
 	SubnetTags eni.Tags
-	// SecurityGroupIDs go on new interfaces; when empty, the primary
-	// interface's groups.
-	SecurityGroupIDs []string
+	// SecurityGroupIDs go on new interfaces; when empty, the groups of the
+	// node's VPC carrying SecurityGroupTags; when both are empty, the
+	// primary interface's groups.
+	SecurityGroupIDs  []string
+	SecurityGroupTags eni.Tags
 	// KeepOnTermination leaves the interfaces the manager creates behind
 	// when their instance terminates (the garbage collector then deletes
 	// them); by default they are deleted with it.
@@ -354,37 +356,51 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node) error {
 	}
 
 	noPrefixes := false
-	for range 3 { // a fallback re-decides at most twice
+	noPrefixSubnets := map[string]bool{}
+	for {
 		subnets, err := m.subnetsFor(ctx, n)
 		if err != nil {
 			return err
 		}
 		m.mu.Lock()
 		state := m.stateLocked(n, subnets)
-		state.NoPrefixes = noPrefixes
 		m.mu.Unlock()
+		state.NoPrefixes, state.NoPrefixSubnets = noPrefixes, noPrefixSubnets
 		d, err := Decide(state, m.o.Pool)
 		if err != nil {
 			return err
 		}
 		if len(d.Steps) == 0 {
 			if d.Short > 0 {
+				if m.o.Pool.Mode == ModePrefixDelegation && !noPrefixes {
+					noPrefixes = true // no eligible subnet has a /28 left
+					continue
+				}
 				return fmt.Errorf("%d addresses short: no eligible subnet has room for another interface: %w", d.Short, eni.ErrInsufficientFreeAddresses)
 			}
 			return m.releaseExcess(ctx, n, d.Excess)
 		}
 		err = m.apply(ctx, n, d.Steps)
-		if errors.Is(err, eni.ErrInsufficientCIDRBlocks) && !noPrefixes {
-			// No free /28 where this node's interfaces live: fall back to
-			// secondary addresses for this round only.
-			m.o.Logger.Info("no free /28 prefix; allocating secondary addresses this time", "node", n.name, "err", err)
-			noPrefixes = true
+		var se *stepError
+		if errors.As(err, &se) && errors.Is(err, eni.ErrInsufficientCIDRBlocks) && !noPrefixes && !noPrefixSubnets[se.subnet] {
+			// No free /28 in that subnet: try the other eligible subnets,
+			// then secondary addresses, for this round only.
+			m.o.Logger.Info("no free /28 prefix in subnet; trying elsewhere", "node", n.name, "subnet", se.subnet)
+			noPrefixSubnets[se.subnet] = true
 			continue
 		}
 		return err
 	}
-	return nil
 }
+
+// stepError is a failed Step, with the subnet it touched.
+type stepError struct {
+	subnet string
+	err    error
+}
+
+func (e *stepError) Error() string { return e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
 
 // releaseExcess gives back addresses the node has had in excess for
 // ExcessReleaseDelay: free secondary addresses (one UnassignIPs per
@@ -508,7 +524,11 @@ func attachedInOrder(enis []eni.ENI) []eni.ENI {
 }
 
 // subnetsFor returns the subnets a node's new interfaces may use, in order
-// of preference, with current free counts.
+// of preference, with current free counts: the explicit SubnetIDs in their
+// order; else the subnets carrying SubnetTags in the node's availability
+// zone, most free first; else the node's own subnet, then the other subnets
+// of its availability zone, most free first. One DescribeSubnets per
+// Resync serves every node with the same choice.
 func (m *Manager) subnetsFor(ctx context.Context, n *node) ([]eni.Subnet, error) {
 	var f eni.SubnetFilter
 	switch {
@@ -517,7 +537,7 @@ func (m *Manager) subnetsFor(ctx context.Context, n *node) ([]eni.Subnet, error)
 	case len(m.o.SubnetTags) > 0:
 		f = eni.SubnetFilter{VPCID: n.instance.VPCID, AvailabilityZone: n.instance.AvailabilityZone, Tags: m.o.SubnetTags}
 	default:
-		f = eni.SubnetFilter{IDs: []string{n.instance.SubnetID}}
+		f = eni.SubnetFilter{VPCID: n.instance.VPCID, AvailabilityZone: n.instance.AvailabilityZone}
 	}
 	m.mu.Lock()
 	cached, ok := m.subnets[subnetKey(f)]
@@ -528,15 +548,6 @@ func (m *Manager) subnetsFor(ctx context.Context, n *node) ([]eni.Subnet, error)
 		if err != nil {
 			return nil, fmt.Errorf("describe subnets: %w", err)
 		}
-		if len(m.o.SubnetIDs) > 0 {
-			order := map[string]int{}
-			for i, id := range m.o.SubnetIDs {
-				order[id] = i
-			}
-			slices.SortFunc(got, func(a, b eni.Subnet) int { return order[a.ID] - order[b.ID] })
-		} else {
-			slices.SortStableFunc(got, func(a, b eni.Subnet) int { return b.AvailableIPs - a.AvailableIPs })
-		}
 		m.mu.Lock()
 		if m.subnets == nil || m.o.Now().Sub(m.subAt) >= m.o.Resync {
 			m.subnets, m.subAt = map[string][]eni.Subnet{}, m.o.Now()
@@ -545,7 +556,26 @@ func (m *Manager) subnetsFor(ctx context.Context, n *node) ([]eni.Subnet, error)
 		cached = got
 		m.mu.Unlock()
 	}
-	return slices.Clone(cached), nil
+	out := slices.Clone(cached)
+	if len(m.o.SubnetIDs) > 0 {
+		order := map[string]int{}
+		for i, id := range m.o.SubnetIDs {
+			order[id] = i
+		}
+		slices.SortFunc(out, func(a, b eni.Subnet) int { return order[a.ID] - order[b.ID] })
+		return out, nil
+	}
+	own := n.instance.SubnetID
+	slices.SortStableFunc(out, func(a, b eni.Subnet) int {
+		if len(m.o.SubnetTags) == 0 && (a.ID == own) != (b.ID == own) {
+			if a.ID == own {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(b.AvailableIPs-a.AvailableIPs, cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
 }
 
 func subnetKey(f eni.SubnetFilter) string {
@@ -573,20 +603,20 @@ func (m *Manager) apply(ctx context.Context, n *node, steps []Step) error {
 		case StepAssignIPs:
 			ips, err := m.o.Cloud.AssignIPs(ctx, st.ENIID, st.IPs)
 			if err != nil {
-				return fmt.Errorf("assign %d addresses to %s: %w", st.IPs, st.ENIID, err)
+				return &stepError{subnet: m.subnetOf(n, st.ENIID), err: fmt.Errorf("assign %d addresses to %s: %w", st.IPs, st.ENIID, err)}
 			}
 			m.updateENI(n, st.ENIID, func(e *eni.ENI) { e.SecondaryIPs = append(e.SecondaryIPs, ips...) })
 			m.useSubnet(m.subnetOf(n, st.ENIID), len(ips))
 		case StepAssignPrefixes:
 			prefixes, err := m.o.Cloud.AssignPrefixes(ctx, st.ENIID, st.Prefixes)
 			if err != nil {
-				return fmt.Errorf("assign %d prefixes to %s: %w", st.Prefixes, st.ENIID, err)
+				return &stepError{subnet: m.subnetOf(n, st.ENIID), err: fmt.Errorf("assign %d prefixes to %s: %w", st.Prefixes, st.ENIID, err)}
 			}
 			m.updateENI(n, st.ENIID, func(e *eni.ENI) { e.Prefixes = append(e.Prefixes, prefixes...) })
 			m.useSubnet(m.subnetOf(n, st.ENIID), AddressesPerPrefix*len(prefixes))
 		case StepCreateENI:
 			if err := m.createENI(ctx, n, st); err != nil {
-				return err
+				return &stepError{subnet: st.SubnetID, err: err}
 			}
 		}
 	}
@@ -620,6 +650,18 @@ func (m *Manager) updateENI(n *node, id string, f func(*eni.ENI)) {
 // after its grace period (it carries TagCluster and TagCreatedAt).
 func (m *Manager) createENI(ctx context.Context, n *node, st Step) error {
 	groups := m.o.SecurityGroupIDs
+	if len(groups) == 0 && len(m.o.SecurityGroupTags) > 0 {
+		sgs, err := m.o.Cloud.DescribeSecurityGroups(ctx, eni.SecurityGroupFilter{VPCID: n.instance.VPCID, Tags: m.o.SecurityGroupTags})
+		if err != nil {
+			return fmt.Errorf("describe security groups: %w", err)
+		}
+		if len(sgs) == 0 {
+			return fmt.Errorf("no security group of %s carries the tags %v: %w", n.instance.VPCID, m.o.SecurityGroupTags, eni.ErrSecurityGroupNotFound)
+		}
+		for _, g := range sgs {
+			groups = append(groups, g.ID)
+		}
+	}
 	if len(groups) == 0 {
 		m.mu.Lock()
 		for _, e := range n.instance.ENIs {

@@ -217,23 +217,45 @@ func TestManagerLargestDeficitFirst(t *testing.T) {
 }
 
 func TestManagerPrefixFallback(t *testing.T) {
-	// A /27: 27 usable addresses and a single /28 that avoids the
-	// reserved ones; the primary address of the instance sits in the first.
-	w := newMgrWorld(t, "10.0.0.0/27")
-	in := w.instance(t, "m5.4xlarge")
-	// Fragment the only candidate /28 with one secondary address.
-	_, err := w.cloud.AssignIPs(t.Context(), in.ENIs[0].ID, 11) // reaches into 10.0.0.16/28
-	require.NoError(t, err)
-	m := newManager(t, w, ipam.PoolConfig{Mode: ipam.ModePrefixDelegation})
-	m.SetNode("n1", in.ID, 11, 3)
-	require.NoError(t, m.Reconcile(t.Context()))
-	require.Equal(t, 2, w.cloud.Calls(fake.ActionAssignPrivateIPAddresses)-1, "a failed prefix attempt, then secondary addresses")
-	checkPool(t, w, m, "n1", in, 14)
-	got, _ := w.cloud.Instance(in.ID)
-	require.Empty(t, got.ENIs[0].Prefixes)
-	require.Len(t, got.ENIs[0].SecondaryIPs, 14)
-	st, _ := m.Status("n1")
-	require.NoError(t, st.Err)
+	t.Run("fewer than 16 free addresses", func(t *testing.T) {
+		// A /27: 27 usable addresses, 15 free after these 12.
+		w := newMgrWorld(t, "10.0.0.0/27")
+		in := w.instance(t, "m5.4xlarge")
+		_, err := w.cloud.AssignIPs(t.Context(), in.ENIs[0].ID, 11)
+		require.NoError(t, err)
+		m := newManager(t, w, ipam.PoolConfig{Mode: ipam.ModePrefixDelegation})
+		m.SetNode("n1", in.ID, 11, 3)
+		require.NoError(t, m.Reconcile(t.Context()))
+		require.Equal(t, 1, w.cloud.Calls(fake.ActionAssignPrivateIPAddresses)-1, "no doomed prefix attempt: secondary addresses at once")
+		checkPool(t, w, m, "n1", in, 14)
+		got, _ := w.cloud.Instance(in.ID)
+		require.Empty(t, got.ENIs[0].Prefixes)
+	})
+	t.Run("free addresses but no aligned /28", func(t *testing.T) {
+		// A /26: the /28s at .16 and .32 are broken by .16 and .32 in use,
+		// the first and last hold reserved addresses; 30 addresses are
+		// still free.
+		w := newMgrWorld(t, "10.0.0.0/26")
+		in := w.instance(t, "m5.4xlarge")
+		_, err := w.cloud.AssignIPs(t.Context(), in.ENIs[0].ID, 28)
+		require.NoError(t, err)
+		var outcomes []string
+		w.cloud.SetFault(fake.ActionAssignPrivateIPAddresses, func(fake.Call) error {
+			outcomes = append(outcomes, "called")
+			return nil
+		})
+		m := newManager(t, w, ipam.PoolConfig{Mode: ipam.ModePrefixDelegation})
+		m.SetNode("n1", in.ID, 28, 3)
+		require.NoError(t, m.Reconcile(t.Context()))
+		require.GreaterOrEqual(t, len(outcomes), 2, "a prefix attempt EC2 refused, then secondary addresses")
+		checkPool(t, w, m, "n1", in, 31)
+		got, _ := w.cloud.Instance(in.ID)
+		for _, e := range got.ENIs {
+			require.Empty(t, e.Prefixes)
+		}
+		st, _ := m.Status("n1")
+		require.NoError(t, st.Err)
+	})
 }
 
 func TestManagerStart(t *testing.T) {
@@ -260,4 +282,58 @@ func TestManagerOptions(t *testing.T) {
 	require.ErrorContains(t, err, "Cluster")
 	_, err = ipam.NewManager(ipam.ManagerOptions{Cloud: fake.New(fake.Options{}), Cluster: "x", Pool: ipam.PoolConfig{PreAllocate: -1}})
 	require.ErrorIs(t, err, ipam.ErrInvalidPlan)
+}
+
+// TestManagerPrefixOtherSubnet: the node's subnet has no free /28, another
+// subnet of its zone has: prefixes come from an interface there, not from
+// the secondary fallback.
+func TestManagerPrefixOtherSubnet(t *testing.T) {
+	w := newMgrWorld(t, "10.0.0.0/27")
+	in := w.instance(t, "m5.4xlarge")
+	_, err := w.cloud.AssignIPs(t.Context(), in.ENIs[0].ID, 11) // no /28 left in 10.0.0.0/27
+	require.NoError(t, err)
+	other, err := w.cloud.AddSubnet(fake.SubnetSpec{VPCID: w.vpc, AvailabilityZone: "us-east-1a", CIDR: netip.MustParsePrefix("10.0.4.0/24")})
+	require.NoError(t, err)
+	m := newManager(t, w, ipam.PoolConfig{Mode: ipam.ModePrefixDelegation})
+	m.SetNode("n1", in.ID, 11, 5)
+	require.NoError(t, m.Reconcile(t.Context()))
+	got, _ := w.cloud.Instance(in.ID)
+	require.Len(t, got.ENIs, 2)
+	require.Equal(t, other.ID, got.ENIs[1].SubnetID)
+	require.Len(t, got.ENIs[1].Prefixes, 1)
+	require.Len(t, got.ENIs[0].SecondaryIPs, 11, "no secondary fallback")
+	checkPool(t, w, m, "n1", in, 16)
+}
+
+// TestManagerSubnetsAndGroups: without explicit subnets the node's own
+// subnet comes first, then the most free one of its zone; security groups
+// can be chosen by tag.
+func TestManagerSubnetsAndGroups(t *testing.T) {
+	w := newMgrWorld(t, "10.0.0.0/26") // 59 usable
+	in := w.instance(t, "m5.4xlarge")
+	small, err := w.cloud.AddSubnet(fake.SubnetSpec{VPCID: w.vpc, AvailabilityZone: "us-east-1a", CIDR: netip.MustParsePrefix("10.0.1.0/26")})
+	require.NoError(t, err)
+	big, err := w.cloud.AddSubnet(fake.SubnetSpec{VPCID: w.vpc, AvailabilityZone: "us-east-1a", CIDR: netip.MustParsePrefix("10.0.2.0/24")})
+	require.NoError(t, err)
+	_, err = w.cloud.AddSubnet(fake.SubnetSpec{VPCID: w.vpc, AvailabilityZone: "us-east-1b", CIDR: netip.MustParsePrefix("10.0.3.0/24")})
+	require.NoError(t, err)
+	sg, err := w.cloud.AddSecurityGroup(w.vpc, "pods", eni.Tags{"role": "pods"})
+	require.NoError(t, err)
+	m, err := ipam.NewManager(ipam.ManagerOptions{Cloud: w.cloud, Cluster: "demo", Pool: ipam.DefaultPoolConfig(), SecurityGroupTags: eni.Tags{"role": ""}})
+	require.NoError(t, err)
+	m.SetNode("n1", in.ID, 0, 100)
+	require.NoError(t, m.Reconcile(t.Context()))
+	got, _ := w.cloud.Instance(in.ID)
+	var subnetsUsed []string
+	for _, e := range got.ENIs[1:] {
+		subnetsUsed = append(subnetsUsed, e.SubnetID)
+		require.Equal(t, []string{sg}, e.SecurityGroupIDs)
+	}
+	// The primary interface fills up from the node's /26 (29 of its 58 free
+	// addresses), which then cannot hold another full interface (1 + 29):
+	// the new ones go to the /24 of the zone, the one with the most free
+	// addresses, never to the smaller /26 or to the other zone.
+	require.Equal(t, []string{big.ID, big.ID, big.ID, big.ID}, subnetsUsed)
+	require.NotContains(t, subnetsUsed, small.ID)
+	checkPool(t, w, m, "n1", in, 108)
 }
