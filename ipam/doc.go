@@ -3,54 +3,56 @@
 // operator does with ipam.mode eni (awsEnablePrefixDelegation, awsReleaseExcessIPs, minAllocate, preAllocate)
 // and what the AWS VPC CNI's ipamd does with its warm targets, as a library a custom controller can embed.
 //
-// Issue #3 specifies it. In place: the node-local [Allocator] with its checkpoint and release handshake, the
-// leaked-interface [GarbageCollector], the capacity planner ([MaxPods], [Plan], [IAMActions]), [Decide] (the
-// pure per-node decision: what a node's pool needs and the fewest EC2 steps that provide it, assignments on
-// existing interfaces in device order, then new interfaces created with their addresses), a first [Manager]
-// (many nodes, largest deficit first; a node is learned from one DescribeInstance and then kept current from
-// the answers of the manager's own calls; an interface that fails to attach is deleted; when a subnet has no
-// free /28 the other eligible subnets are tried, then secondary addresses for that round only, never disabling
-// prefix delegation for the node), and package ipamsim behind go run ./examples/ipam-sim,
-// which meets the targets below. With ReleaseExcessIPs the manager gives back, after ExcessReleaseDelay,
-// addresses beyond Needed + MaxAboveWatermark through the node's [Releaser] (its Allocator): free secondary
-// addresses, one UnassignIPs per interface, and with prefix delegation only /28s whose 16 addresses are all
-// free. Measurements go to an [Observer]; package ipam/ipammetrics exports them, and every EC2 call by action
-// and outcome, as Prometheus metrics (eniway_ipam_available_ips, _used_ips, _needed_ips per node,
-// _interface_creations_total, _ec2_calls_total, _ec2_call_duration_seconds, _rate_limit_wait_seconds,
-// _allocation_duration_seconds), keeping this package free of the Prometheus client. New interfaces go to
-// ManagerOptions.SubnetIDs in order, else the subnets of the node's zone tagged SubnetTags, else the node's own
-// subnet and then the zone's subnet with the most free addresses; security groups are SecurityGroupIDs, else
-// those tagged SecurityGroupTags, else the primary interface's. Still to come: a crash of the manager itself
-// (between create and attach) in the simulation, with the garbage collector cleaning up behind it.
+// Issue #3 specifies it.
 //
 // # Pool manager
 //
-// A runner with Start(ctx) reconciles many nodes at once, on events and on a resync interval, fair under the
-// EC2 rate limit: nodes with the largest deficit go first. Its options: PreAllocate, MinAllocate,
-// MaxAllocate, MaxAboveWatermark, a surge for pending pods, ReleaseExcessIPs with a delay,
-// FirstInterfaceIndex, subnet selection (explicit IDs, then tags, then the node's subnet, then the subnet
-// with the most free addresses in the availability zone), security groups (IDs, tags, or those of the primary
-// ENI), exclude-interface tags and delete-on-termination. Releasing goes through a handshake that can never
-// free an address that is handed, or about to be handed, to a pod.
+// [Manager] is a runner (Start(ctx)) that reconciles many nodes, on demand changes ([Manager.SetNode]) and on
+// a resync interval, nodes with the largest deficit first. It learns a node from one DescribeInstance (and
+// describes it again every Resync) and otherwise keeps its view current from the answers of its own calls, so
+// a burst of pods costs assignments, not describes. What a node needs is decided by [Decide], a pure function:
+// Needed is max(MinAllocate, used + pending + PreAllocate) within MaxAllocate and the instance's capacity;
+// a deficit is filled, with MaxAboveWatermark to spare, on the existing interfaces in device order and then
+// on new interfaces created with their addresses in one call, attached at the next free device index and
+// marked delete-on-termination. [PoolConfig] also has FirstInterfaceIndex, exclude-interface tags and
+// FillInterfaces; [DefaultPoolConfig] is what the targets below are measured with. An interface that fails to
+// attach is deleted at once. New interfaces go to ManagerOptions.SubnetIDs in order, else the subnets of the
+// node's zone tagged SubnetTags, else the node's own subnet and then the zone's subnet with the most free
+// addresses; their security groups are SecurityGroupIDs, else those tagged SecurityGroupTags, else the
+// primary interface's.
 //
-// Prefix delegation (/28 prefixes of 16 addresses, Nitro instances only) avoids two known Cilium failures:
-// when a subnet has no free /28, other eligible subnets are tried first and then secondary addresses, without
-// disabling prefix delegation for the node for good (cilium/cilium#46644); and a /28 whose addresses are all
-// free is released (cilium/cilium#32209).
+// With ReleaseExcessIPs, addresses beyond Needed + MaxAboveWatermark go back to EC2 once the excess has lasted
+// ExcessReleaseDelay, through the node's [Releaser] (its Allocator): a handshake that can never free an
+// address handed, or about to be handed, to a pod. A failed release is aborted and retried.
 //
-// Node-local allocation, [Allocator.Allocate] and [Allocator.Release], keeps a restart-safe checkpoint
-// (versioned JSON; temporary file, fsync, rename, fsync of the directory) and is idempotent per owner, so a
-// caller that lost an answer to a crash retries and gets the same result: after a crash at any point, no
-// address is handed out twice and none leaks (TestCrashAnywhere crashes it at every stage of its writes,
-// thousands of times). The pool manager sets the pool from EC2 ([Allocator.SetPool]); releasing goes through
-// [Allocator.Reserve] or [Allocator.ReserveFree], then [Allocator.CompleteRelease] or [Allocator.AbortRelease],
-// and reserved addresses stay out of circulation across restarts. The [GarbageCollector] deletes this
-// cluster's interfaces (tagged [TagCluster]) that stayed available longer than a grace period, counted from
-// [TagCreatedAt] or from when it first saw them: the leftovers of a crash between create and attach, or of a
-// detach without delete; it never touches an attached interface. Leaked ENIs (tagged by eniway, status available, older than
-// a grace period) and ENIs created but never attached are garbage-collected. Prometheus metrics: available,
-// used and needed addresses per node, interface creations, EC2 calls and latency by action, rate-limit wait,
-// allocation latency.
+// Prefix delegation (/28 prefixes of 16 addresses, Nitro and bare metal instances) avoids two known Cilium
+// failures: when a subnet has no free /28, the other eligible subnets are tried first and then secondary
+// addresses, for that round only, without disabling prefix delegation for the node (cilium/cilium#46644);
+// and a /28 whose 16 addresses are all free is released (cilium/cilium#32209).
+//
+// # Node-local allocation
+//
+// [Allocator.Allocate] and [Allocator.Release] keep a restart-safe checkpoint (versioned JSON; temporary
+// file, fsync, rename, fsync of the directory) and are idempotent per owner, so a caller that lost an answer
+// to a crash retries and gets the same result: after a crash at any point, no address is handed out twice and
+// none leaks (TestCrashAnywhere crashes it at every stage of its writes, hundreds of times). The pool comes
+// from EC2 through the manager ([Allocator.SetPool]); [Allocator.ReleaseOrphanedOwners] frees the addresses of
+// pods deleted while the node agent was down.
+//
+// # Garbage collection
+//
+// [GarbageCollector] deletes this cluster's interfaces (tagged [TagCluster]) that stayed available longer
+// than a grace period, counted from [TagCreatedAt] or from when it first saw them: the leftovers of a crash
+// between create and attach, or of a detach without delete. It never touches an attached interface, another
+// cluster's, or one carrying an exclude tag.
+//
+// # Metrics
+//
+// The manager and allocators report to an [Observer]. Package ipam/ipammetrics implements it with Prometheus
+// (eniway_ipam_available_ips, _used_ips and _needed_ips per node, _interface_creations_total,
+// _allocation_duration_seconds) and instruments the Cloud (_ec2_calls_total by action and outcome,
+// _ec2_call_duration_seconds) and eni/aws's limiter (_rate_limit_wait_seconds), keeping this package free of
+// the Prometheus client.
 //
 // # Capacity planner
 //
@@ -96,5 +98,7 @@
 //
 // The fleet of 100 nodes with prefix delegation gets every pod an address after 10.1 simulated seconds, with
 // 100 mutating and 102 describe calls and none throttled. Runs with injected attach failures, throttling and
-// subnet exhaustion recover with no leak and no double assignment.
+// subnet exhaustion recover with no leak and no double assignment, and so do runs where the manager dies
+// between creating an interface and attaching it: a new manager finishes the job and the garbage collector
+// removes what the dead one left behind (ipamsim.TestCrashBetweenCreateAndAttach).
 package ipam

@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	preAllocate := fs.Int("pre-allocate", def.Pool.PreAllocate, "free addresses kept ready per node")
 	above := fs.Int("max-above-watermark", def.Pool.MaxAboveWatermark, "addresses allocated beyond the need when allocating")
 	fill := fs.Bool("fill-interfaces", def.Pool.FillInterfaces, "fill each interface touched (secondary addresses)")
+	crashes := fs.Int("crashes", 0, "kill the manager this many times between creating and attaching an interface")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	cfg.Nodes, cfg.InstanceType, cfg.PodsPerNode, cfg.Arrival = *nodes, *typ, *pods, *arrival
 	cfg.Interval, cfg.Latency, cfg.Throttle, cfg.SubnetCIDR = *interval, *latency, *throttle, prefix
 	cfg.Pool.Mode, cfg.Pool.PreAllocate, cfg.Pool.MaxAboveWatermark, cfg.Pool.FillInterfaces = m, *preAllocate, *above, *fill
+	cfg.Crashes = *crashes
 	res, err := ipamsim.Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -76,5 +78,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "every pod had an address after %.2f s (simulated); p99 pod wait %.2f s\n", res.TimeToAllIPs, res.P99PodWait)
 	fmt.Fprintf(out, "subnet addresses used: %d; leaked interfaces %d, leaked addresses %d, double assignments %d\n",
 		res.SubnetIPsUsed, res.LeakedENIs, res.LeakedIPs, res.DoubleAssignedIPs)
+	if res.Crashes > 0 {
+		fmt.Fprintf(out, "manager crashes: %d; interfaces the garbage collector removed: %d\n", res.Crashes, res.CollectedENIs)
+	}
 	return nil
 }

@@ -26,6 +26,10 @@ func TestRun(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"-arrival", "trickle", "-pods", "20"}, &out))
 	require.Contains(t, out.String(), "EC2 calls:")
 
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"-crashes", "1"}, &out))
+	require.Contains(t, out.String(), "manager crashes: 1; interfaces the garbage collector removed: 1")
+
 	require.ErrorContains(t, run(t.Context(), []string{"-mode", "x"}, &out), "x")
 	require.ErrorContains(t, run(t.Context(), []string{"-arrival", "x"}, &out), "Arrival")
 	require.ErrorContains(t, run(t.Context(), []string{"-subnet", "bad"}, &out), "-subnet")

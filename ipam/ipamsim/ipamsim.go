@@ -61,7 +61,17 @@ type Config struct {
 	FaultAction string
 	FaultCode   string
 	FaultCount  int
+	// Crashes kills the manager that many times between creating an
+	// interface and attaching it: the interface is left behind (the dead
+	// process never deletes it) and a new manager starts from scratch.
+	// The run then ends with a garbage-collection pass GCGrace later.
+	Crashes int
+	// GCGrace is the garbage collector's grace period (0: one minute).
+	GCGrace time.Duration
 }
+
+// errCrash is the manager process dying in the middle of a call.
+var errCrash = errors.New("ipamsim: the manager process died")
 
 // DefaultConfig is one m5.4xlarge going from 0 to 110 pods, all at once,
 // with secondary addresses and the default pool configuration.
@@ -87,6 +97,8 @@ type Result struct {
 	DoubleAssignedIPs int     `json:"double_assigned_ips"`
 	Reconciles        int     `json:"reconciles"`
 	FailedReconciles  int     `json:"failed_reconciles"`
+	Crashes           int     `json:"crashes"`
+	CollectedENIs     int     `json:"collected_enis"`
 }
 
 type pod struct {
@@ -122,10 +134,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("ipamsim: subnet: %w", err)
 	}
-	mgr, err := ipam.NewManager(ipam.ManagerOptions{
-		Cloud: cloud, Cluster: "sim", Pool: cfg.Pool, Now: clock.Now,
-		Limits: eni.NewLimitsCache(cloud, eni.LimitsCacheOptions{Now: clock.Now}),
-	})
+	newManager := func() (*ipam.Manager, error) {
+		return ipam.NewManager(ipam.ManagerOptions{
+			Cloud: cloud, Cluster: "sim", Pool: cfg.Pool, Now: clock.Now,
+			Limits: eni.NewLimitsCache(cloud, eni.LimitsCacheOptions{Now: clock.Now}),
+		})
+	}
+	mgr, err := newManager()
 	if err != nil {
 		return Result{}, err
 	}
@@ -153,6 +168,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}
 			left--
 			return eni.NewAPIError(cfg.FaultAction, cfg.FaultCode, "injected by the simulation")
+		})
+	}
+	crashed := map[string]bool{} // interfaces whose creator died before attaching them
+	if cfg.Crashes > 0 {
+		left := cfg.Crashes
+		cloud.SetFault(fake.ActionAttachNetworkInterface, func(c fake.Call) error {
+			if left == 0 {
+				return nil
+			}
+			left--
+			crashed[c.ENIID] = true
+			return errCrash
+		})
+		cloud.SetFault(fake.ActionDeleteNetworkInterface, func(c fake.Call) error {
+			if crashed[c.ENIID] {
+				return errCrash // a dead process deletes nothing
+			}
+			return nil
 		})
 	}
 	cloud.ResetCounters()
@@ -210,6 +243,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if err != nil {
 			res.FailedReconciles++
 		}
+		if errors.Is(err, errCrash) {
+			// A new manager process starts with nothing but EC2.
+			res.Crashes++
+			if mgr, err = newManager(); err != nil {
+				return res, err
+			}
+			continue
+		}
 		if err == nil && !mapsEqual(before, cloud.CallCounts()) {
 			continue // the pools changed: hand out addresses at this time
 		}
@@ -222,6 +263,29 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}
 		}
 		clock.Set(next)
+	}
+
+	if cfg.Crashes > 0 {
+		// The garbage collector, a grace period after the last pod got its
+		// address, removes what the crashes left behind.
+		grace := cfg.GCGrace
+		if grace == 0 {
+			grace = time.Minute
+		}
+		gc, err := ipam.NewGarbageCollector(cloud, ipam.GCOptions{Cluster: "sim", GracePeriod: grace, Now: clock.Now})
+		if err != nil {
+			return res, err
+		}
+		cloud.SetFault(fake.ActionDeleteNetworkInterface, nil)
+		if _, err := collect(ctx, gc, clock); err != nil {
+			return res, err
+		}
+		clock.Set(clock.Now().Add(grace))
+		deleted, err := collect(ctx, gc, clock)
+		if err != nil {
+			return res, err
+		}
+		res.CollectedENIs = len(deleted)
 	}
 
 	counts := cloud.CallCounts()
@@ -323,6 +387,32 @@ func reconcile(ctx context.Context, mgr *ipam.Manager, clock *fake.ManualClock) 
 		select {
 		case err := <-done:
 			return err
+		default:
+		}
+		if t, ok := clock.NextDeadline(); ok {
+			clock.Set(t)
+			continue
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Microsecond)
+	}
+}
+
+// collect runs one garbage-collection pass on the virtual clock.
+func collect(ctx context.Context, gc *ipam.GarbageCollector, clock *fake.ManualClock) ([]string, error) {
+	type result struct {
+		deleted []string
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := gc.Collect(ctx)
+		done <- result{d, err}
+	}()
+	for {
+		select {
+		case r := <-done:
+			return r.deleted, r.err
 		default:
 		}
 		if t, ok := clock.NextDeadline(); ok {

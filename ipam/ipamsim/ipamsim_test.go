@@ -73,6 +73,24 @@ func TestFleet(t *testing.T) {
 	require.Zero(t, res.DoubleAssignedIPs)
 }
 
+// TestCrashBetweenCreateAndAttach kills the manager right after it created
+// an interface, twice: new managers finish the job and the garbage
+// collector removes the interfaces the dead ones left behind.
+func TestCrashBetweenCreateAndAttach(t *testing.T) {
+	cfg := ipamsim.DefaultConfig()
+	cfg.Latency = 50 * time.Millisecond
+	cfg.Throttle = true
+	cfg.Crashes = 2
+	res, err := ipamsim.Run(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Logf("crashes: %+v", res)
+	require.Equal(t, 2, res.Crashes)
+	require.Equal(t, 2, res.CollectedENIs)
+	require.Zero(t, res.LeakedENIs)
+	require.Zero(t, res.LeakedIPs)
+	require.Zero(t, res.DoubleAssignedIPs)
+}
+
 // TestFaults injects EC2 failures; every pod still gets an address, with
 // no leak and no double assignment.
 func TestFaults(t *testing.T) {
