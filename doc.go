@@ -65,9 +65,10 @@
 //     internal/ciliumdiff and internal/ciliumdiff117 are separate, test-only Go modules that check package
 //     maglev against Cilium's own pkg/maglev (v1.20.2 and v1.17.6), so this module never depends on Cilium.
 //
-// Today maglev, examples/maglev and the internal packages have code. The other packages hold only their
-// documentation, which says what they will contain; issues #3 (eni and ipam), #4 (gatewayapi), #5 (l7) and #6
-// (datapath) specify them.
+// Today maglev, eni (with eni/aws, eni/fake, eni/fake/wire and eni/enitest), ipam (with ipam/ipamsim and
+// ipam/ipammetrics), the examples maglev, ipam-plan, ipam-sim and fake-ec2, and the internal packages have
+// code. The other packages hold only their documentation, which says what they will contain; issues #4
+// (gatewayapi), #5 (l7) and #6 (datapath) specify them.
 //
 // # Pure translators and runners
 //
