@@ -292,7 +292,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		deficit int
 	}
 	m.mu.Lock()
-	var todo []work
+	var queue []work
 	for _, n := range m.nodes {
 		w := work{n: n, deficit: int(^uint(0) >> 1)}
 		if !n.loaded.IsZero() {
@@ -301,17 +301,17 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 				w.deficit = d.Needed - d.Available
 			}
 		}
-		todo = append(todo, w)
+		queue = append(queue, w)
 	}
 	m.mu.Unlock()
-	slices.SortFunc(todo, func(a, b work) int {
+	slices.SortFunc(queue, func(a, b work) int {
 		if c := cmp.Compare(b.deficit, a.deficit); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.n.name, b.n.name)
 	})
 	var errs []error
-	for _, w := range todo {
+	for _, w := range queue {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
