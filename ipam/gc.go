@@ -155,15 +155,26 @@ func (g *GarbageCollector) Collect(ctx context.Context) ([]string, error) {
 // Start runs Collect every Interval until ctx ends, logging failures, and
 // returns nil then. It satisfies controller-runtime's manager.Runnable.
 func (g *GarbageCollector) Start(ctx context.Context) error {
-	t := time.NewTicker(g.o.Interval)
+	return runEvery(ctx, g.o.Interval, nil, g.o.Logger, "garbage collection pass failed", func(ctx context.Context) error {
+		_, err := g.Collect(ctx)
+		return err
+	})
+}
+
+// runEvery runs pass at once, then every interval and whenever wake fires
+// (a nil wake never does), until ctx ends; it then returns nil. A pass's
+// error is logged with msg and the loop goes on.
+func runEvery(ctx context.Context, interval time.Duration, wake <-chan struct{}, log *slog.Logger, msg string, pass func(context.Context) error) error {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := g.Collect(ctx); err != nil && ctx.Err() == nil {
-			g.o.Logger.Warn("garbage collection pass failed", "err", err)
+		if err := pass(ctx); err != nil && ctx.Err() == nil {
+			log.Warn(msg, "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-wake:
 		case <-t.C:
 		}
 	}

@@ -267,19 +267,7 @@ func (m *Manager) stateLocked(n *node, subnets []eni.Subnet) NodeState {
 // until ctx ends; it then returns nil. Errors of single nodes are logged
 // and retried on the next round.
 func (m *Manager) Start(ctx context.Context) error {
-	t := time.NewTicker(m.o.Resync)
-	defer t.Stop()
-	for {
-		if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			m.o.Logger.Warn("reconcile failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-m.wake:
-		case <-t.C:
-		}
-	}
+	return runEvery(ctx, m.o.Resync, m.wake, m.o.Logger, "reconcile failed", m.Reconcile)
 }
 
 // Reconcile makes one pass over the nodes, largest deficit first (nodes

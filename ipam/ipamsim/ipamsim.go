@@ -238,7 +238,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			break
 		}
 		before := cloud.CallCounts()
-		err := reconcile(ctx, mgr, clock)
+		err := onVirtualClock(clock, func() error { return mgr.Reconcile(ctx) })
 		res.Reconciles++
 		if err != nil {
 			res.FailedReconciles++
@@ -277,12 +277,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return res, err
 		}
 		cloud.SetFault(fake.ActionDeleteNetworkInterface, nil)
-		if _, err := collect(ctx, gc, clock); err != nil {
+		var deleted []string
+		pass := func() (err error) { deleted, err = gc.Collect(ctx); return err }
+		if err := onVirtualClock(clock, pass); err != nil {
 			return res, err
 		}
 		clock.Set(clock.Now().Add(grace))
-		deleted, err := collect(ctx, gc, clock)
-		if err != nil {
+		if err := onVirtualClock(clock, pass); err != nil {
 			return res, err
 		}
 		res.CollectedENIs = len(deleted)
@@ -378,41 +379,15 @@ func (n *simNode) nextArrival() (time.Time, bool) {
 	return n.pods[n.next].arrive, true
 }
 
-// reconcile runs one Reconcile, advancing the virtual clock whenever the
-// manager waits on it (a fake call's latency).
-func reconcile(ctx context.Context, mgr *ipam.Manager, clock *fake.ManualClock) error {
+// onVirtualClock runs f, advancing the virtual clock to the next wake-up
+// whenever everything f waits on sleeps on it (a fake call's latency).
+func onVirtualClock(clock *fake.ManualClock, f func() error) error {
 	done := make(chan error, 1)
-	go func() { done <- mgr.Reconcile(ctx) }()
+	go func() { done <- f() }()
 	for {
 		select {
 		case err := <-done:
 			return err
-		default:
-		}
-		if t, ok := clock.NextDeadline(); ok {
-			clock.Set(t)
-			continue
-		}
-		runtime.Gosched()
-		time.Sleep(10 * time.Microsecond)
-	}
-}
-
-// collect runs one garbage-collection pass on the virtual clock.
-func collect(ctx context.Context, gc *ipam.GarbageCollector, clock *fake.ManualClock) ([]string, error) {
-	type result struct {
-		deleted []string
-		err     error
-	}
-	done := make(chan result, 1)
-	go func() {
-		d, err := gc.Collect(ctx)
-		done <- result{d, err}
-	}()
-	for {
-		select {
-		case r := <-done:
-			return r.deleted, r.err
 		default:
 		}
 		if t, ok := clock.NextDeadline(); ok {
