@@ -148,7 +148,7 @@ func (t *translator) endpoints(svc types.NamespacedName, sp corev1.ServicePort) 
 // httpBackends translates a rule's backendRefs into its action: weighted
 // backends, where invalid references keep their share (answered 500), or a
 // direct 500 when no weight is left.
-func (t *translator) httpBackends(r *gwv1.HTTPRoute, refs []gwv1.HTTPBackendRef, field string, unresolved, invalid **routeProblem) Action {
+func (t *translator) httpBackends(r objRef, refs []gwv1.HTTPBackendRef, field string, unresolved, invalid **routeProblem) Action {
 	var out []*WeightedBackend
 	for i, ref := range refs {
 		f := fmt.Sprintf("%s.backendRefs[%d]", field, i)
@@ -163,9 +163,9 @@ func (t *translator) httpBackends(r *gwv1.HTTPRoute, refs []gwv1.HTTPBackendRef,
 			continue
 		}
 		wb := &WeightedBackend{Weight: uint32(weight)}
-		name, reason, err := t.backend(r.Namespace, "HTTPRoute", ref.BackendRef, KindHTTPRoute)
+		name, reason, err := t.backend(r.ns, string(r.kind), ref.BackendRef, r.kind)
 		if err != nil {
-			t.fail("HTTPRoute", r.Namespace, r.Name, f, string(reason), err.Error(), sentinelOf(err))
+			t.fail(string(r.kind), r.ns, r.name, f, string(reason), err.Error(), sentinelOf(err))
 			if *unresolved == nil {
 				*unresolved = &routeProblem{reason, f, err.Error(), sentinelOf(err)}
 			}

@@ -63,7 +63,7 @@ type ruleFilters struct {
 // combinations the API forbids (IncompatibleFilters) and bad values
 // (UnsupportedValue); unresolved mirror backends are reported through
 // unresolved.
-func (t *translator) httpFilters(r *gwv1.HTTPRoute, filters []gwv1.HTTPRouteFilter, matches []gwv1.HTTPRouteMatch, field string, unresolved **routeProblem) (ruleFilters, *Redirect, *routeProblem) {
+func (t *translator) httpFilters(r objRef, filters []gwv1.HTTPRouteFilter, matches []gwv1.HTTPRouteMatch, field string, unresolved **routeProblem) (ruleFilters, *Redirect, *routeProblem) {
 	var out ruleFilters
 	var redirect *Redirect
 	seen := map[gwv1.HTTPRouteFilterType]bool{}
@@ -165,9 +165,9 @@ func (t *translator) httpFilters(r *gwv1.HTTPRoute, filters []gwv1.HTTPRouteFilt
 				return out, nil, bad(i, ".requestMirror", fmt.Errorf("%w: share %d/%d must lie between 0 and 1", ErrInvalid, num, den))
 			}
 			ref := gwv1.BackendRef{BackendObjectReference: mf.BackendRef}
-			name, reason, err := t.backend(r.Namespace, "HTTPRoute", ref, KindHTTPRoute)
+			name, reason, err := t.backend(r.ns, string(r.kind), ref, r.kind)
 			if err != nil {
-				t.fail("HTTPRoute", r.Namespace, r.Name, fmt.Sprintf("%s[%d].requestMirror.backendRef", field, i), string(reason), err.Error(), sentinelOf(err))
+				t.fail(string(r.kind), r.ns, r.name, fmt.Sprintf("%s[%d].requestMirror.backendRef", field, i), string(reason), err.Error(), sentinelOf(err))
 				if *unresolved == nil {
 					*unresolved = &routeProblem{reason, fmt.Sprintf("%s[%d].requestMirror.backendRef", field, i), err.Error(), sentinelOf(err)}
 				}
@@ -183,7 +183,7 @@ func (t *translator) httpFilters(r *gwv1.HTTPRoute, filters []gwv1.HTTPRouteFilt
 		case gwv1.HTTPRouteFilterExtensionRef:
 			out.customUnresolved = true
 			msg := fmt.Sprintf("ExtensionRef filter %s/%s %s is not supported", f.ExtensionRef.Group, f.ExtensionRef.Kind, f.ExtensionRef.Name)
-			t.fail("HTTPRoute", r.Namespace, r.Name, fmt.Sprintf("%s[%d].extensionRef", field, i), string(gwv1.RouteReasonInvalidKind), msg, ErrNotSupported)
+			t.fail(string(r.kind), r.ns, r.name, fmt.Sprintf("%s[%d].extensionRef", field, i), string(gwv1.RouteReasonInvalidKind), msg, ErrNotSupported)
 			if *unresolved == nil {
 				*unresolved = &routeProblem{gwv1.RouteReasonInvalidKind, fmt.Sprintf("%s[%d].extensionRef", field, i), msg, ErrNotSupported}
 			}

@@ -26,6 +26,9 @@ type routeMeta struct {
 type attachment struct {
 	listener  *listenerState
 	hostnames []string
+	// conflict says why the attachment was dropped (an HTTPRoute and a
+	// GRPCRoute sharing a hostname); "" when it stands.
+	conflict string
 }
 
 // attach resolves one parentRef of a route to this controller's Gateway.
@@ -131,83 +134,212 @@ type routeProblem struct {
 	err    error
 }
 
-func (t *translator) httpRoutes() {
-	list := slices.Clone(t.in.HTTPRoutes)
-	list = slices.DeleteFunc(list, func(r *gwv1.HTTPRoute) bool { return r == nil })
-	slices.SortFunc(list, func(a, b *gwv1.HTTPRoute) int {
-		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+// objRef names the route an error is about.
+type objRef struct {
+	kind     RouteKind
+	ns, name string
+}
+
+// pendingRoute is a translated route waiting for conflict resolution
+// between HTTPRoutes and GRPCRoutes before it is emitted.
+type pendingRoute struct {
+	meta       *routeMeta
+	parents    []*parentResult
+	routes     []*Route
+	invalid    *routeProblem
+	unresolved *routeProblem
+	status     *[]RouteStatus
+}
+
+type parentResult struct {
+	ref      gwv1.ParentReference
+	atts     []attachment
+	accepted bool
+	reason   gwv1.RouteConditionReason
+	msg      string
+}
+
+func sortByName[T metav1.Object](list []T) []T {
+	list = slices.Clone(list)
+	slices.SortFunc(list, func(a, b T) int {
+		return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
 	})
-	for _, r := range list {
-		t.httpRoute(r)
+	return list
+}
+
+// routes translates HTTPRoutes and GRPCRoutes, rejects the newer of an
+// HTTPRoute and a GRPCRoute that share a hostname on a listener, and emits
+// the rest into their listeners' virtual hosts.
+func (t *translator) routes() {
+	var pending []*pendingRoute
+	for _, r := range sortByName(slices.DeleteFunc(slices.Clone(t.in.HTTPRoutes), func(r *gwv1.HTTPRoute) bool { return r == nil })) {
+		m := &routeMeta{kind: KindHTTPRoute, obj: r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+		p := t.pending(m, &t.status.HTTPRoutes)
+		if p == nil {
+			continue
+		}
+		var invalid *routeProblem
+		p.routes, invalid, p.unresolved = t.httpRules(r)
+		p.invalid = cmp.Or(p.invalid, invalid)
+		pending = append(pending, p)
+	}
+	for _, r := range sortByName(slices.DeleteFunc(slices.Clone(t.in.GRPCRoutes), func(r *gwv1.GRPCRoute) bool { return r == nil })) {
+		m := &routeMeta{kind: KindGRPCRoute, obj: r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+		p := t.pending(m, &t.status.GRPCRoutes)
+		if p == nil {
+			continue
+		}
+		var invalid *routeProblem
+		p.routes, invalid, p.unresolved = t.grpcRules(r)
+		p.invalid = cmp.Or(p.invalid, invalid)
+		pending = append(pending, p)
+	}
+	resolveKindConflicts(pending)
+	for _, p := range pending {
+		t.emit(p)
 	}
 }
 
-func (t *translator) httpRoute(r *gwv1.HTTPRoute) {
-	m := &routeMeta{kind: KindHTTPRoute, obj: r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
-	// Resolve attachments first: a route none of whose parents is ours
-	// costs nothing more.
-	type parentResult struct {
-		ref      gwv1.ParentReference
-		atts     []attachment
-		accepted bool
-		reason   gwv1.RouteConditionReason
-		msg      string
-	}
-	var parents []parentResult
-	for _, ref := range r.Spec.ParentRefs {
+// pending resolves a route's parents; nil when none is this controller's.
+func (t *translator) pending(m *routeMeta, status *[]RouteStatus) *pendingRoute {
+	p := &pendingRoute{meta: m, status: status}
+	for _, ref := range m.parents {
 		atts, ok, reason, msg, ours := t.attach(m, ref)
 		if ours {
-			parents = append(parents, parentResult{defaultedParentRef(ref), atts, ok, reason, msg})
+			p.parents = append(p.parents, &parentResult{defaultedParentRef(ref), atts, ok, reason, msg})
 		}
 	}
-	if len(parents) == 0 {
-		return
+	if len(p.parents) == 0 {
+		return nil
 	}
-	var hostErr *routeProblem
-	for i, h := range r.Spec.Hostnames {
+	for i, h := range m.hostnames {
 		if err := validHostname(string(h)); err != nil {
-			hostErr = &routeProblem{gwv1.RouteReasonUnsupportedValue, fmt.Sprintf("spec.hostnames[%d]", i), err.Error(), ErrInvalid}
+			p.invalid = &routeProblem{gwv1.RouteReasonUnsupportedValue, fmt.Sprintf("spec.hostnames[%d]", i), err.Error(), ErrInvalid}
 			break
 		}
 	}
-	routes, invalid, unresolved := t.httpRules(r)
-	if invalid == nil {
-		invalid = hostErr
+	return p
+}
+
+// resolveKindConflicts applies the GRPCRoute rule: when an HTTPRoute and a
+// GRPCRoute attached to one listener share a hostname, only the older (then
+// the first by namespace/name) is accepted there.
+func resolveKindConflicts(pending []*pendingRoute) {
+	type use struct {
+		p   *pendingRoute
+		par *parentResult
+		att int
 	}
-	st := RouteStatus{NamespacedName: nn(r.Namespace, r.Name)}
-	for _, p := range parents {
-		c := conds{gen: r.Generation, now: t.now}
+	byListener := map[*listenerState][]use{}
+	for _, p := range pending {
+		if p.invalid != nil {
+			continue
+		}
+		for _, par := range p.parents {
+			if !par.accepted {
+				continue
+			}
+			for i, a := range par.atts {
+				byListener[a.listener] = append(byListener[a.listener], use{p, par, i})
+			}
+		}
+	}
+	older := func(a, b *pendingRoute) bool {
+		return cmp.Or(a.meta.obj.CreationTimestamp.Compare(b.meta.obj.CreationTimestamp.Time),
+			strings.Compare(a.meta.obj.Namespace, b.meta.obj.Namespace),
+			strings.Compare(a.meta.obj.Name, b.meta.obj.Name)) < 0
+	}
+	for _, uses := range byListener {
+		for _, a := range uses {
+			if a.p.meta.kind != KindHTTPRoute {
+				continue
+			}
+			for _, b := range uses {
+				if b.p.meta.kind != KindGRPCRoute || !hostsOverlap(a.par.atts[a.att].hostnames, b.par.atts[b.att].hostnames) {
+					continue
+				}
+				loser, winner := b, a
+				if older(b.p, a.p) {
+					loser, winner = a, b
+				}
+				loser.par.atts[loser.att].conflict = fmt.Sprintf("%s %s/%s already serves a hostname of this route on listener %s",
+					winner.p.meta.kind, winner.p.meta.obj.Namespace, winner.p.meta.obj.Name, loser.par.atts[loser.att].listener.name)
+			}
+		}
+	}
+}
+
+func hostsOverlap(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if hostMatches(x, y) || hostMatches(y, x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emit writes a route's status and adds its routes to the virtual hosts of
+// every listener that accepted it.
+func (t *translator) emit(p *pendingRoute) {
+	m := p.meta
+	kind := string(m.kind)
+	st := RouteStatus{NamespacedName: nn(m.obj.Namespace, m.obj.Name)}
+	for _, par := range p.parents {
+		c := conds{gen: m.obj.Generation, now: t.now}
+		accepted, reason, msg := par.accepted, par.reason, par.msg
+		var conflicts []string
+		if accepted {
+			kept := 0
+			for _, a := range par.atts {
+				if a.conflict != "" {
+					conflicts = append(conflicts, a.conflict)
+				} else {
+					kept++
+				}
+			}
+			if kept == 0 {
+				accepted, reason, msg = false, gwv1.RouteReasonNotAllowedByListeners, strings.Join(conflicts, "; ")
+			}
+		}
 		switch {
-		case !p.accepted:
-			c.set(string(gwv1.RouteConditionAccepted), false, string(p.reason), p.msg)
-			t.fail("HTTPRoute", r.Namespace, r.Name, "spec.parentRefs", string(p.reason), p.msg, ErrInvalid)
-		case invalid != nil:
-			c.set(string(gwv1.RouteConditionAccepted), false, string(invalid.reason), invalid.msg)
+		case !accepted:
+			c.set(string(gwv1.RouteConditionAccepted), false, string(reason), msg)
+			t.fail(kind, m.obj.Namespace, m.obj.Name, "spec.parentRefs", string(reason), msg, ErrInvalid)
+		case p.invalid != nil:
+			c.set(string(gwv1.RouteConditionAccepted), false, string(p.invalid.reason), p.invalid.msg)
 		default:
-			c.set(string(gwv1.RouteConditionAccepted), true, string(p.reason), p.msg)
-			for _, a := range p.atts {
+			if len(conflicts) > 0 {
+				msg += "; not on listeners where another kind of route was first: " + strings.Join(conflicts, "; ")
+			}
+			c.set(string(gwv1.RouteConditionAccepted), true, string(reason), msg)
+			for _, a := range par.atts {
+				if a.conflict != "" {
+					continue
+				}
 				for _, h := range a.hostnames {
-					for _, rt := range routes {
-						a.listener.vhosts[h] = append(a.listener.vhosts[h], &routeEntry{route: rt, created: r.CreationTimestamp})
+					for _, rt := range p.routes {
+						a.listener.vhosts[h] = append(a.listener.vhosts[h], &routeEntry{route: rt, created: m.obj.CreationTimestamp})
 					}
 				}
 			}
 		}
-		if unresolved != nil {
-			c.set(string(gwv1.RouteConditionResolvedRefs), false, string(unresolved.reason), unresolved.msg)
+		if p.unresolved != nil {
+			c.set(string(gwv1.RouteConditionResolvedRefs), false, string(p.unresolved.reason), p.unresolved.msg)
 		} else {
 			c.set(string(gwv1.RouteConditionResolvedRefs), true, string(gwv1.RouteReasonResolvedRefs), "All references resolved")
 		}
 		st.Parents = append(st.Parents, gwv1.RouteParentStatus{
-			ParentRef:      p.ref,
+			ParentRef:      par.ref,
 			ControllerName: gwv1.GatewayController(t.opts.ControllerName),
 			Conditions:     c.list,
 		})
 	}
-	if invalid != nil {
-		t.fail("HTTPRoute", r.Namespace, r.Name, invalid.field, string(invalid.reason), invalid.msg, invalid.err)
+	if p.invalid != nil {
+		t.fail(kind, m.obj.Namespace, m.obj.Name, p.invalid.field, string(p.invalid.reason), p.invalid.msg, p.invalid.err)
 	}
-	t.status.HTTPRoutes = append(t.status.HTTPRoutes, st)
+	*p.status = append(*p.status, st)
 }
 
 // httpRules translates every rule of r. invalid is the first problem that
@@ -239,7 +371,7 @@ func (t *translator) httpRules(r *gwv1.HTTPRoute) (routes []*Route, invalid, unr
 			}
 			irMatches = append(irMatches, rt)
 		}
-		filters, redirect, p := t.httpFilters(r, rule.Filters, matches, field+".filters", &unresolved)
+		filters, redirect, p := t.httpFilters(objRef{KindHTTPRoute, r.Namespace, r.Name}, rule.Filters, matches, field+".filters", &unresolved)
 		if p != nil && invalid == nil {
 			invalid = p
 		}
@@ -254,7 +386,7 @@ func (t *translator) httpRules(r *gwv1.HTTPRoute) (routes []*Route, invalid, unr
 		if redirect != nil {
 			action.Redirect = redirect
 		} else {
-			action = t.httpBackends(r, rule.BackendRefs, field, &unresolved, &invalid)
+			action = t.httpBackends(objRef{KindHTTPRoute, r.Namespace, r.Name}, rule.BackendRefs, field, &unresolved, &invalid)
 		}
 		if filters.customUnresolved && action.Redirect == nil {
 			action = Action{Direct: &DirectResponse{Status: 500, Reason: "a filter of the rule cannot be resolved"}}

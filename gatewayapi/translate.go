@@ -38,7 +38,7 @@ func Translate(in *Input, opts Options) (*Result, error) {
 	t := newTranslator(in, opts.withDefaults())
 	t.classes()
 	t.gateways()
-	t.httpRoutes()
+	t.routes()
 	t.finish()
 	return &Result{IR: t.ir, Status: t.status}, errors.Join(t.errs...)
 }

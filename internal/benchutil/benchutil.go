@@ -5,6 +5,9 @@ package benchutil
 
 import (
 	"runtime"
+	"runtime/metrics"
+	"sync/atomic"
+	"time"
 	"testing"
 )
 
@@ -41,4 +44,40 @@ func ReportRetained(b *testing.B, before uint64) {
 		retained = float64(after - before)
 	}
 	b.ReportMetric(retained, "retained-B")
+}
+
+// PeakHeap runs fn and returns the highest live heap seen while it ran,
+// above the live heap before it, sampled every 200 µs (so a peak shorter
+// than that may be missed), after a full collection.
+func PeakHeap(fn func()) uint64 {
+	base := HeapInUse()
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(200 * time.Microsecond)
+		defer t.Stop()
+		for {
+			metrics.Read(samples)
+			if v := samples[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(done)
+	<-stopped
+	metrics.Read(samples)
+	p := max(peak.Load(), samples[0].Value.Uint64())
+	if p < base {
+		return 0
+	}
+	return p - base
 }
