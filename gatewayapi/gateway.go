@@ -47,7 +47,13 @@ type listenerState struct {
 	tls        *ListenerTLS
 	// vhosts collects routes by intersected hostname.
 	vhosts    map[string][]*routeEntry
-	tlsRoutes []*TLSPassthroughRoute
+	tlsRoutes []*tlsEntry
+}
+
+// tlsEntry is a TLS passthrough route with its route's creation time.
+type tlsEntry struct {
+	route   *TLSPassthroughRoute
+	created metav1.Time
 }
 
 // routeEntry is a Route with what precedence needs to order it.
@@ -486,12 +492,17 @@ func (l *listenerState) build(programmed []*listenerState) *Listener {
 		return !slices.ContainsFunc(moreSpecific, func(m string) bool { return hostMatches(m, h) })
 	}
 	if l.protocol == ProtocolTLS {
-		for _, r := range l.tlsRoutes {
-			if owned(r.Hostname) {
-				out.TLSRoutes = append(out.TLSRoutes, r)
+		// Most specific SNI first; for one hostname the oldest route, then
+		// the first by namespace/name, wins.
+		slices.SortStableFunc(l.tlsRoutes, func(a, b *tlsEntry) int {
+			return cmp.Or(compareHostSpecificity(a.route.Hostname, b.route.Hostname), a.created.Compare(b.created.Time),
+				strings.Compare(a.route.Source.Namespace, b.route.Source.Namespace), strings.Compare(a.route.Source.Name, b.route.Source.Name))
+		})
+		for _, e := range l.tlsRoutes {
+			if owned(e.route.Hostname) {
+				out.TLSRoutes = append(out.TLSRoutes, e.route)
 			}
 		}
-		slices.SortStableFunc(out.TLSRoutes, func(a, b *TLSPassthroughRoute) int { return compareHostSpecificity(a.Hostname, b.Hostname) })
 		return out
 	}
 	if l.hostname != "" {

@@ -156,3 +156,30 @@ func grpcMatch(gm gwv1.GRPCRouteMatch, field string) (*Route, *routeProblem) {
 	}
 	return rt, nil
 }
+
+// tlsRules translates a TLSRoute (passthrough): its one rule's backends,
+// selected by SNI among the route's hostnames.
+func (t *translator) tlsRules(r *gwv1.TLSRoute) (route *TLSPassthroughRoute, invalid, unresolved *routeProblem) {
+	src := objRef{KindTLSRoute, r.Namespace, r.Name}
+	if len(r.Spec.Hostnames) == 0 {
+		invalid = &routeProblem{gwv1.RouteReasonUnsupportedValue, "spec.hostnames", "a TLSRoute needs at least one hostname", ErrInvalid}
+	}
+	if len(r.Spec.Rules) != 1 && invalid == nil {
+		invalid = &routeProblem{gwv1.RouteReasonUnsupportedValue, "spec.rules", fmt.Sprintf("a TLSRoute has exactly one rule, not %d", len(r.Spec.Rules)), ErrInvalid}
+	}
+	route = &TLSPassthroughRoute{Source: RouteSource{Kind: KindTLSRoute, Namespace: r.Namespace, Name: r.Name}}
+	if len(r.Spec.Rules) == 0 {
+		return route, invalid, nil
+	}
+	rule := r.Spec.Rules[0]
+	if rule.Name != nil {
+		route.Source.RuleName = string(*rule.Name)
+	}
+	refs := make([]gwv1.HTTPBackendRef, len(rule.BackendRefs))
+	for i, b := range rule.BackendRefs {
+		refs[i] = gwv1.HTTPBackendRef{BackendRef: b}
+	}
+	action := t.httpBackends(src, refs, "spec.rules[0]", &unresolved, &invalid)
+	route.Backends = action.Backends
+	return route, invalid, unresolved
+}

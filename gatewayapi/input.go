@@ -51,6 +51,11 @@ type Options struct {
 	// the node itself). Without either, Programmed is False with reason
 	// AddressNotAssigned.
 	Addresses []netip.Addr
+	// ServiceSelector selects the pods that serve Gateways (the l7 proxy):
+	// the generated Services' selector. Nil leaves the Services without a
+	// selector, for deployments that manage their endpoints themselves (as
+	// a node-level proxy behind eBPF redirection does).
+	ServiceSelector map[string]string
 }
 
 var controllerNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$`)

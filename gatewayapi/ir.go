@@ -386,4 +386,5 @@ type Service struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Ports       []int32           `json:"ports"`
+	Selector    map[string]string `json:"selector,omitempty"`
 }

@@ -146,6 +146,7 @@ type pendingRoute struct {
 	meta       *routeMeta
 	parents    []*parentResult
 	routes     []*Route
+	tls        *TLSPassthroughRoute
 	invalid    *routeProblem
 	unresolved *routeProblem
 	status     *[]RouteStatus
@@ -191,6 +192,17 @@ func (t *translator) routes() {
 		}
 		var invalid *routeProblem
 		p.routes, invalid, p.unresolved = t.grpcRules(r)
+		p.invalid = cmp.Or(p.invalid, invalid)
+		pending = append(pending, p)
+	}
+	for _, r := range sortByName(slices.DeleteFunc(slices.Clone(t.in.TLSRoutes), func(r *gwv1.TLSRoute) bool { return r == nil })) {
+		m := &routeMeta{kind: KindTLSRoute, obj: r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+		p := t.pending(m, &t.status.TLSRoutes)
+		if p == nil {
+			continue
+		}
+		var invalid *routeProblem
+		p.tls, invalid, p.unresolved = t.tlsRules(r)
 		p.invalid = cmp.Or(p.invalid, invalid)
 		pending = append(pending, p)
 	}
@@ -319,6 +331,11 @@ func (t *translator) emit(p *pendingRoute) {
 					continue
 				}
 				for _, h := range a.hostnames {
+					if p.tls != nil {
+						r := *p.tls
+						r.Hostname = h
+						a.listener.tlsRoutes = append(a.listener.tlsRoutes, &tlsEntry{route: &r, created: m.obj.CreationTimestamp})
+					}
 					for _, rt := range p.routes {
 						a.listener.vhosts[h] = append(a.listener.vhosts[h], &routeEntry{route: rt, created: m.obj.CreationTimestamp})
 					}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -31,6 +32,7 @@ func (t *translator) service(g *gatewayState) *Service {
 		Name:      serviceName(gw.Name, string(gw.Spec.GatewayClassName)),
 		Type:      g.class.serviceType,
 		Labels:    map[string]string{},
+		Selector:  maps.Clone(t.opts.ServiceSelector),
 	}
 	ann := maps.Clone(g.class.annotations)
 	if ann == nil {
@@ -114,11 +116,13 @@ func (s *Service) Object() *corev1.Service {
 	o.Labels = maps.Clone(s.Labels)
 	o.Annotations = maps.Clone(s.Annotations)
 	o.Spec.Type = corev1.ServiceType(s.Type)
+	o.Spec.Selector = maps.Clone(s.Selector)
 	for _, p := range s.Ports {
 		o.Spec.Ports = append(o.Spec.Ports, corev1.ServicePort{
-			Name:     "port-" + itoa(p),
-			Protocol: corev1.ProtocolTCP,
-			Port:     p,
+			Name:       "port-" + itoa(p),
+			Protocol:   corev1.ProtocolTCP,
+			Port:       p,
+			TargetPort: intstr.FromInt32(p),
 		})
 	}
 	return o
