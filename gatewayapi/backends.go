@@ -30,7 +30,7 @@ func (t *translator) backend(ns, fromKind string, ref gwv1.BackendRef, routeKind
 	}
 	what := fmt.Sprintf("backendRef %s/%s", tns, ref.Name)
 	if group != "" || kind != "Service" {
-		return "", gwv1.RouteReasonInvalidKind, fmt.Errorf("%s: kind %s/%s: %w: only core Services are supported", what, group, kind, ErrNotSupported)
+		return "", gwv1.RouteReasonInvalidKind, fmt.Errorf("%s: kind %s: %w: only core Services are supported", what, groupKind(group, kind), ErrNotSupported)
 	}
 	if !t.granted(gvGroup, fromKind, ns, "", "Service", tns, string(ref.Name)) {
 		return "", gwv1.RouteReasonRefNotPermitted, fmt.Errorf("%s: %w: no ReferenceGrant in %s allows %s from %s", what, ErrNotPermitted, tns, fromKind, ns)

@@ -43,8 +43,9 @@ type listenerState struct {
 	kinds      []gwv1.RouteGroupKind
 	from       gwv1.FromNamespaces
 	selector   labels.Selector
-	attached   int32
-	tls        *ListenerTLS
+	// attachedRoutes holds kind/namespace/name of every route attached.
+	attachedRoutes map[string]bool
+	tls            *ListenerTLS
 	// vhosts collects routes by intersected hostname.
 	vhosts    map[string][]*routeEntry
 	tlsRoutes []*tlsEntry
@@ -101,7 +102,7 @@ func (t *translator) listener(g *gatewayState, i int, l gwv1.Listener) *listener
 	ls := &listenerState{
 		gw: g, index: i, spec: l, name: string(l.Name), protocol: Protocol(l.Protocol),
 		accepted: true, conds: conds{gen: gw.Generation, now: t.now},
-		from: gwv1.NamespacesFromSame, vhosts: map[string][]*routeEntry{},
+		from: gwv1.NamespacesFromSame, vhosts: map[string][]*routeEntry{}, attachedRoutes: map[string]bool{},
 	}
 	if l.Hostname != nil {
 		ls.hostname = string(*l.Hostname)
@@ -212,7 +213,7 @@ func (t *translator) listener(g *gatewayState, i int, l gwv1.Listener) *listener
 					continue
 				}
 				unresolved(fmt.Sprintf(".allowedRoutes.kinds[%d]", j), gwv1.ListenerReasonInvalidRouteKinds,
-					fmt.Sprintf("route kind %s/%s is not supported on a %s listener", group, k.Kind, ls.protocol), ErrNotSupported)
+					fmt.Sprintf("route kind %s is not supported on an %s listener", groupKind(string(group), string(k.Kind)), ls.protocol), ErrNotSupported)
 			}
 		}
 	}
@@ -245,6 +246,15 @@ func validKinds(p Protocol) []RouteKind {
 	return nil
 }
 
+// groupKind formats a kind as Kubernetes does: Kind for the core group,
+// Kind.group otherwise.
+func groupKind(group, kind string) string {
+	if group == "" {
+		return kind
+	}
+	return kind + "." + group
+}
+
 // sentinelOf returns the package sentinel err wraps.
 func sentinelOf(err error) error {
 	for _, s := range []error{ErrNotPermitted, ErrNotFound, ErrNotSupported, ErrConflict} {
@@ -270,7 +280,7 @@ func (t *translator) certificate(gw *gwv1.Gateway, ref gwv1.SecretObjectReferenc
 	}
 	name := ns + "/" + string(ref.Name)
 	if group != "" || kind != "Secret" {
-		return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Errorf("certificateRef %s %s/%s: %w: only core Secrets are supported", name, group, kind, ErrNotSupported)
+		return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Errorf("certificateRef %s: kind %s: %w: only core Secrets are supported", name, groupKind(group, kind), ErrNotSupported)
 	}
 	if !t.granted(gvGroup, "Gateway", gw.Namespace, "", "Secret", ns, string(ref.Name)) {
 		return nil, gwv1.ListenerReasonRefNotPermitted, fmt.Errorf("certificateRef Secret %s: %w: no ReferenceGrant in %s allows Gateways from %s", name, ErrNotPermitted, ns, gw.Namespace)
@@ -430,19 +440,26 @@ func (g *gatewayState) finish(t *translator) {
 
 	st := gwv1.GatewayStatus{Addresses: addrs, Conditions: c.list}
 	for _, l := range g.listeners {
-		if g.accepted && l.programmed {
+		switch {
+		case g.accepted && l.programmed:
 			l.conds.set(string(gwv1.ListenerConditionProgrammed), true, string(gwv1.ListenerReasonProgrammed), "Listener programmed")
-		} else {
-			l.conds.set(string(gwv1.ListenerConditionProgrammed), false, string(gwv1.ListenerReasonInvalid), "Listener is not programmed")
+		case !g.accepted:
+			l.conds.set(string(gwv1.ListenerConditionProgrammed), false, string(gwv1.ListenerReasonInvalid), "The Gateway is not accepted")
+		case !l.accepted:
+			l.conds.set(string(gwv1.ListenerConditionProgrammed), false, string(gwv1.ListenerReasonInvalid), "The listener is not accepted")
+		case l.tls != nil && len(l.tls.Certificates) == 0:
+			l.conds.set(string(gwv1.ListenerConditionProgrammed), false, string(gwv1.ListenerReasonInvalid), "The listener has no valid certificate")
+		default:
+			l.conds.set(string(gwv1.ListenerConditionProgrammed), false, string(gwv1.ListenerReasonInvalid), "The listener admits no supported route kind")
 		}
 		st.Listeners = append(st.Listeners, gwv1.ListenerStatus{
 			Name:           l.spec.Name,
 			SupportedKinds: l.kinds,
-			AttachedRoutes: l.attached,
+			AttachedRoutes: int32(len(l.attachedRoutes)),
 			Conditions:     orderConditions(l.conds.list, "Accepted", "Programmed", "ResolvedRefs", "Conflicted"),
 		})
 	}
-	t.status.Gateways = append(t.status.Gateways, GatewayStatus{NamespacedName: nn(gw.Namespace, gw.Name), Status: st})
+	t.status.Gateways = append(t.status.Gateways, GatewayStatus{Namespace: gw.Namespace, Name: gw.Name, Status: st})
 	if !g.accepted || len(programmed) == 0 {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,10 @@ func caseOptions(t *testing.T, data []byte) gatewayapi.Options {
 			switch k {
 			case "controllerName":
 				o.ControllerName = v
+			case "addresses":
+				for _, a := range strings.Split(v, ",") {
+					o.Addresses = append(o.Addresses, netip.MustParseAddr(a))
+				}
 			default:
 				t.Fatalf("unknown test option %q", k)
 			}

@@ -86,7 +86,7 @@ func (t *translator) attach(m *routeMeta, ref gwv1.ParentReference) (atts []atta
 			continue
 		}
 		allowed = true
-		l.attached++
+		l.attachedRoutes[string(m.kind)+"/"+m.obj.Namespace+"/"+m.obj.Name] = true
 		if !l.accepted || !g.accepted {
 			continue
 		}
@@ -153,6 +153,8 @@ type pendingRoute struct {
 }
 
 type parentResult struct {
+	// index of the parentRef in the route's spec.
+	index    int
 	ref      gwv1.ParentReference
 	atts     []attachment
 	accepted bool
@@ -215,10 +217,10 @@ func (t *translator) routes() {
 // pending resolves a route's parents; nil when none is this controller's.
 func (t *translator) pending(m *routeMeta, status *[]RouteStatus) *pendingRoute {
 	p := &pendingRoute{meta: m, status: status}
-	for _, ref := range m.parents {
+	for i, ref := range m.parents {
 		atts, ok, reason, msg, ours := t.attach(m, ref)
 		if ours {
-			p.parents = append(p.parents, &parentResult{defaultedParentRef(ref), atts, ok, reason, msg})
+			p.parents = append(p.parents, &parentResult{i, defaultedParentRef(ref), atts, ok, reason, msg})
 		}
 	}
 	if len(p.parents) == 0 {
@@ -297,7 +299,10 @@ func hostsOverlap(a, b []string) bool {
 func (t *translator) emit(p *pendingRoute) {
 	m := p.meta
 	kind := string(m.kind)
-	st := RouteStatus{NamespacedName: nn(m.obj.Namespace, m.obj.Name)}
+	st := RouteStatus{Namespace: m.obj.Namespace, Name: m.obj.Name}
+	// Two parentRefs may select the same listener (by name and by port):
+	// its routes go in once.
+	added := map[*listenerState]map[string]bool{}
 	for _, par := range p.parents {
 		c := conds{gen: m.obj.Generation, now: t.now}
 		accepted, reason, msg := par.accepted, par.reason, par.msg
@@ -318,7 +323,7 @@ func (t *translator) emit(p *pendingRoute) {
 		switch {
 		case !accepted:
 			c.set(string(gwv1.RouteConditionAccepted), false, string(reason), msg)
-			t.fail(kind, m.obj.Namespace, m.obj.Name, "spec.parentRefs", string(reason), msg, ErrInvalid)
+			t.fail(kind, m.obj.Namespace, m.obj.Name, fmt.Sprintf("spec.parentRefs[%d]", par.index), string(reason), msg, ErrInvalid)
 		case p.invalid != nil:
 			c.set(string(gwv1.RouteConditionAccepted), false, string(p.invalid.reason), p.invalid.msg)
 		default:
@@ -330,7 +335,14 @@ func (t *translator) emit(p *pendingRoute) {
 				if a.conflict != "" {
 					continue
 				}
+				if added[a.listener] == nil {
+					added[a.listener] = map[string]bool{}
+				}
 				for _, h := range a.hostnames {
+					if added[a.listener][h] {
+						continue
+					}
+					added[a.listener][h] = true
 					if p.tls != nil {
 						r := *p.tls
 						r.Hostname = h

@@ -2,7 +2,6 @@ package gatewayapi
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -26,15 +25,17 @@ type GatewayClassStatus struct {
 
 // GatewayStatus is the status of one Gateway of this controller's classes.
 type GatewayStatus struct {
-	types.NamespacedName `json:",inline"`
-	Status               gwv1.GatewayStatus `json:"status"`
+	Namespace string             `json:"namespace"`
+	Name      string             `json:"name"`
+	Status    gwv1.GatewayStatus `json:"status"`
 }
 
 // RouteStatus holds this controller's parent entries of one route: one per
 // parentRef that names a Gateway of this controller's classes.
 type RouteStatus struct {
-	types.NamespacedName `json:",inline"`
-	Parents              []gwv1.RouteParentStatus `json:"parents"`
+	Namespace string                   `json:"namespace"`
+	Name      string                   `json:"name"`
+	Parents   []gwv1.RouteParentStatus `json:"parents"`
 }
 
 // conds builds a condition list with one timestamp and generation.
