@@ -49,6 +49,10 @@ type listenerState struct {
 	// vhosts collects routes by intersected hostname.
 	vhosts    map[string][]*routeEntry
 	tlsRoutes []*tlsEntry
+	rateLimit *RateLimit
+	// rateLimitOnSection: rateLimit came from a policy naming this
+	// listener, which a policy on the whole Gateway does not override.
+	rateLimitOnSection bool
 }
 
 // tlsEntry is a TLS passthrough route with its route's creation time.
@@ -498,7 +502,7 @@ func orderConditions(list []metav1.Condition, order ...string) []metav1.Conditio
 // build makes the IR listener: virtual hosts with listener isolation
 // applied against the other programmed listeners of the same port.
 func (l *listenerState) build(programmed []*listenerState) *Listener {
-	out := &Listener{Name: l.name, Hostname: l.hostname, Protocol: l.protocol, TLS: l.tls}
+	out := &Listener{Name: l.name, Hostname: l.hostname, Protocol: l.protocol, TLS: l.tls, RateLimit: l.rateLimit}
 	var moreSpecific []string
 	for _, o := range programmed {
 		if o != l && o.spec.Port == l.spec.Port && o.hostname != l.hostname && hostMatches(l.hostname, o.hostname) {

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/eniway/eniway/gatewayapi/apis/v1alpha1"
 )
 
 // DefaultControllerName is the controllerName a GatewayClass names to be
@@ -31,6 +33,8 @@ type Input struct {
 	Secrets         []*corev1.Secret
 	// ConfigMaps hold GatewayClass parameters (parametersRef to a ConfigMap).
 	ConfigMaps []*corev1.ConfigMap
+	// LocalRateLimitPolicies limit request rates of Gateways and routes.
+	LocalRateLimitPolicies []*v1alpha1.LocalRateLimitPolicy
 	// BundleVersion is the gateway.networking.k8s.io/bundle-version of the
 	// installed CRDs, checked for GatewayClass SupportedVersion; "" (YAML
 	// files without a cluster) counts as supported.

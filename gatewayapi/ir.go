@@ -77,6 +77,9 @@ type Listener struct {
 	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"`
 	// TLSRoutes of a TLS passthrough listener, most specific SNI first.
 	TLSRoutes []*TLSPassthroughRoute `json:"tlsRoutes,omitempty"`
+	// RateLimit applies to every request of the listener whose route has
+	// no limit of its own.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 }
 
 // ListenerTLS is the TLS configuration of an HTTPS listener.
@@ -151,6 +154,10 @@ type Route struct {
 	Action  Action        `json:"action"`
 	Timeout *Timeouts     `json:"timeouts,omitempty"`
 	Retry   *Retry        `json:"retry,omitempty"`
+	// RateLimit is the route's own limit; when nil the listener's applies.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	rateLimitOnSection bool
 }
 
 // PathMatchType is how a path matches.

@@ -40,3 +40,12 @@ func (c CORS) MarshalJSON() ([]byte, error) {
 		MaxAge string `json:"maxAge"`
 	}{plain(c), durationString(c.MaxAge)})
 }
+
+// MarshalJSON renders the interval as a duration string.
+func (r RateLimit) MarshalJSON() ([]byte, error) {
+	type plain RateLimit
+	return json.Marshal(struct {
+		plain
+		Interval string `json:"interval"`
+	}{plain(r), durationString(r.Interval)})
+}

@@ -331,6 +331,15 @@ func (t *translator) emit(p *pendingRoute) {
 				msg += "; not on listeners where another kind of route was first: " + strings.Join(conflicts, "; ")
 			}
 			c.set(string(gwv1.RouteConditionAccepted), true, string(reason), msg)
+			key := kind + "/" + m.obj.Namespace + "/" + m.obj.Name
+			if len(par.atts) > 0 {
+				if g := par.atts[0].listener.gw; !slices.Contains(t.routeParents[key], g) {
+					t.routeParents[key] = append(t.routeParents[key], g)
+				}
+				if t.routeRules[key] == nil {
+					t.routeRules[key] = p.routes
+				}
+			}
 			for _, a := range par.atts {
 				if a.conflict != "" {
 					continue

@@ -15,6 +15,9 @@ type Status struct {
 	HTTPRoutes     []RouteStatus        `json:"httpRoutes,omitempty"`
 	GRPCRoutes     []RouteStatus        `json:"grpcRoutes,omitempty"`
 	TLSRoutes      []RouteStatus        `json:"tlsRoutes,omitempty"`
+	// LocalRateLimitPolicies have one ancestor entry per Gateway of this
+	// controller their targets belong to.
+	LocalRateLimitPolicies []PolicyStatus `json:"localRateLimitPolicies,omitempty"`
 }
 
 // GatewayClassStatus is the status of one GatewayClass of this controller.

@@ -39,6 +39,7 @@ func Translate(in *Input, opts Options) (*Result, error) {
 	t.classes()
 	t.gateways()
 	t.routes()
+	t.rateLimits()
 	t.finish()
 	return &Result{IR: t.ir, Status: t.status}, errors.Join(t.errs...)
 }
@@ -65,6 +66,10 @@ type translator struct {
 	gws        map[types.NamespacedName]*gatewayState
 	gwOrder    []*gatewayState
 	backends   map[string]*Backend
+	// routeParents and routeRules index accepted routes by
+	// kind/namespace/name, for policy targets.
+	routeParents map[string][]*gatewayState
+	routeRules   map[string][]*Route
 }
 
 type classState struct {
@@ -79,15 +84,17 @@ func newTranslator(in *Input, opts Options) *translator {
 	t := &translator{
 		in: in, opts: opts, now: metav1.NewTime(opts.Now),
 		ir: &IR{}, status: &Status{},
-		namespaces: map[string]*corev1.Namespace{},
-		services:   map[types.NamespacedName]*corev1.Service{},
-		slices:     map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
-		secrets:    map[types.NamespacedName]*corev1.Secret{},
-		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
-		grants:     map[string][]*gwv1.ReferenceGrant{},
-		classState: map[string]*classState{},
-		gws:        map[types.NamespacedName]*gatewayState{},
-		backends:   map[string]*Backend{},
+		namespaces:   map[string]*corev1.Namespace{},
+		services:     map[types.NamespacedName]*corev1.Service{},
+		slices:       map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
+		secrets:      map[types.NamespacedName]*corev1.Secret{},
+		configMaps:   map[types.NamespacedName]*corev1.ConfigMap{},
+		grants:       map[string][]*gwv1.ReferenceGrant{},
+		classState:   map[string]*classState{},
+		gws:          map[types.NamespacedName]*gatewayState{},
+		backends:     map[string]*Backend{},
+		routeParents: map[string][]*gatewayState{},
+		routeRules:   map[string][]*Route{},
 	}
 	for _, o := range in.Namespaces {
 		if o != nil {
