@@ -2,8 +2,6 @@
 // package l7 serves, and tells users precisely what was accepted and why not, through the standard status
 // conditions they read with kubectl.
 //
-// This package has no code yet; issue #4 specifies it. What follows is what it will hold.
-//
 // It uses the typed API of sigs.k8s.io/gateway-api v1.6.3 (v1.7 needs Go 1.27) and accepts v1 manifests as
 // written for the v1.4.0 CRDs the guide installs.
 //
@@ -12,7 +10,7 @@
 // Pure and deterministic: no I/O, no logging, no goroutines, and the same input always gives byte-identical
 // output. Input: GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute (passthrough), ReferenceGrant, and the
 // Namespaces, Services, EndpointSlices and Secrets they refer to, plus the GatewayClass parametersRef target
-// (a ConfigMap, as in the guide, or a config type of this package). Output: an exported, documented,
+// (a ConfigMap, as in the guide, whose data holds serviceType and service.beta.kubernetes.io/ annotations). Output: an exported, documented,
 // validated IR (listeners per port, TLS material, virtual hosts, routes in precedence order, weighted
 // backends with endpoints, filters, policies) and a status set for every object. One bad object never drops
 // the rest: the partial result comes back with an errors.Join of per-object errors, and the object gets a
@@ -38,8 +36,9 @@
 // 302, 303, 307, 308), URLRewrite (hostname, ReplaceFullPath, ReplacePrefixMatch), RequestMirror (with
 // percentage, several per rule), CORS, per-backend filters, request and backend timeouts, retries, and
 // GRPCRoute matching and header modifiers. Incompatible combinations get Accepted=False with reason
-// IncompatibleFilters. Local rate limiting, which the guide lists among the L7 steps, is a small policy type
-// of this package that attaches to a Gateway or a route and is carried in the IR for l7 to program.
+// IncompatibleFilters. Local rate limiting, which the guide lists among the L7 steps, is LocalRateLimitPolicy
+// (package apis/v1alpha1, group gateway.eniway.io): it attaches to a Gateway, a listener, a route or a named rule
+// and is carried in the IR for l7 to program.
 //
 // A Gateway's infrastructure labels and annotations, including the guide's
 // service.beta.kubernetes.io/aws-load-balancer-* annotations, flow into the Service generated for it, so the
@@ -61,13 +60,41 @@
 // Hostname address, not the IPAddress of the guide's sample status. The guide's tls-cert Secret holds
 // placeholder PEM, so its HTTPS listener gets ResolvedRefs=False with reason InvalidCertificateRef.
 //
+// Where the spec leaves a choice to the implementation: RegularExpression paths (RE2) rank after Exact and
+// before every PathPrefix, longer patterns first; GRPCRoute methods become HTTP/2 paths on POST (/service/method
+// exact, /service a segment prefix, a method alone or regular expressions a path regular expression); of an
+// HTTPRoute and a GRPCRoute sharing a hostname on a listener, the older is accepted there and the other gets
+// Accepted=False (NotAllowedByListeners); conflicted listeners get Accepted=False with the conflict's reason;
+// sessionPersistence and ExternalAuth are not supported (Accepted=False, UnsupportedValue) and an ExtensionRef
+// filter cannot be resolved (its rule answers 500, ResolvedRefs=False with InvalidKind). The generated
+// Service is named <gateway>-<class> as GEP-1762 recommends.
+//
+// # The model
+//
+// Translate(input, options) returns a Result: the IR and a Status set, plus
+// an errors.Join of one *ObjectError per problem (kind, object, field path,
+// status reason, sentinel). The IR holds Gateways, each with its Ports; a
+// port holds its programmed Listeners in matching order; an HTTP or HTTPS
+// listener holds VirtualHosts (intersected hostnames, listener isolation
+// applied), each with Routes in precedence order; a TLS listener holds
+// passthrough routes by SNI. A Route is one match of one rule with its
+// filters and exactly one action: a redirect, a direct response (500) or
+// weighted backends, where an invalid reference keeps its share as a 500.
+// Backends (Service ports with ready endpoints) are listed once, by name, so
+// an endpoint change touches only that list. Certificates carry their PEM,
+// which is never serialized (a hash is). LocalRateLimitPolicy
+// (apis/v1alpha1) limits are resolved onto listeners and routes.
+//
+// The Status set holds, for every object of this controller, the status the
+// spec asks for, with observedGeneration and Options.Now as
+// lastTransitionTime. Route status holds only this controller's parent
+// entries; a controller merges them with other controllers' entries.
+//
 // # Sources
 //
-// YAML: multi-document files and directories, decoded strictly, errors naming file, document index and field
-// path. Kubernetes: a controller-runtime reconciler to add to one's own manager, with RBAC for exactly the
-// verbs it needs, watching everything that affects a Gateway, writing status with conflict retries and no-op
-// skipping, and handing each new IR to a sink (the l7 server). It is tested through envtest against a real
-// kube-apiserver and etcd built in CI from the Go module proxy.
+// Package gatewayapi/manifest loads YAML files and directories (strict,
+// errors with file, document index and field path). The Kubernetes
+// controller is specified by issue #4 and lands separately.
 //
 // # Tests and targets
 //

@@ -1,6 +1,7 @@
 // Package depcheck holds a test of the repository's import graph: maglev,
-// ipam (its planner and allocator) and the eni interfaces, and gatewayapi
-// when it lands, must not pull in the AWS SDK, the kernel libraries,
-// Kubernetes or Envoy, so that users pay only for what they import; the
-// SDK lives in eni/aws alone.
+// ipam (its planner and allocator) and the eni interfaces must not pull in
+// the AWS SDK, the kernel libraries, Kubernetes or Envoy, and the gatewayapi
+// translator may use the Kubernetes and Gateway API types but no client,
+// controller, SDK, kernel library or Envoy, so that users pay only for what
+// they import; the SDK lives in eni/aws alone.
 package depcheck
