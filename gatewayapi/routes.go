@@ -264,12 +264,17 @@ func resolveKindConflicts(pending []*pendingRoute) {
 			strings.Compare(a.meta.obj.Name, b.meta.obj.Name)) < 0
 	}
 	for _, uses := range byListener {
-		for _, a := range uses {
-			if a.p.meta.kind != KindHTTPRoute {
-				continue
+		var https, grpcs []use
+		for _, u := range uses {
+			if u.p.meta.kind == KindHTTPRoute {
+				https = append(https, u)
+			} else if u.p.meta.kind == KindGRPCRoute {
+				grpcs = append(grpcs, u)
 			}
-			for _, b := range uses {
-				if b.p.meta.kind != KindGRPCRoute || !hostsOverlap(a.par.atts[a.att].hostnames, b.par.atts[b.att].hostnames) {
+		}
+		for _, a := range https {
+			for _, b := range grpcs {
+				if !hostsOverlap(a.par.atts[a.att].hostnames, b.par.atts[b.att].hostnames) {
 					continue
 				}
 				loser, winner := b, a
