@@ -140,17 +140,18 @@ func (l *Loader) Decode(r io.Reader, name string) error {
 // never modifies them after they are added.
 func (l *Loader) Input() *gatewayapi.Input {
 	return &gatewayapi.Input{
-		GatewayClasses:  slices.Clone(l.in.GatewayClasses),
-		Gateways:        slices.Clone(l.in.Gateways),
-		HTTPRoutes:      slices.Clone(l.in.HTTPRoutes),
-		GRPCRoutes:      slices.Clone(l.in.GRPCRoutes),
-		TLSRoutes:       slices.Clone(l.in.TLSRoutes),
-		ReferenceGrants: slices.Clone(l.in.ReferenceGrants),
-		Namespaces:      slices.Clone(l.in.Namespaces),
-		Services:        slices.Clone(l.in.Services),
-		EndpointSlices:  slices.Clone(l.in.EndpointSlices),
-		Secrets:         slices.Clone(l.in.Secrets),
-		ConfigMaps:      slices.Clone(l.in.ConfigMaps),
+		GatewayClasses:         slices.Clone(l.in.GatewayClasses),
+		Gateways:               slices.Clone(l.in.Gateways),
+		HTTPRoutes:             slices.Clone(l.in.HTTPRoutes),
+		GRPCRoutes:             slices.Clone(l.in.GRPCRoutes),
+		TLSRoutes:              slices.Clone(l.in.TLSRoutes),
+		ReferenceGrants:        slices.Clone(l.in.ReferenceGrants),
+		Namespaces:             slices.Clone(l.in.Namespaces),
+		Services:               slices.Clone(l.in.Services),
+		EndpointSlices:         slices.Clone(l.in.EndpointSlices),
+		Secrets:                slices.Clone(l.in.Secrets),
+		ConfigMaps:             slices.Clone(l.in.ConfigMaps),
+		LocalRateLimitPolicies: slices.Clone(l.in.LocalRateLimitPolicies),
 	}
 }
 

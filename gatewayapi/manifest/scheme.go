@@ -19,11 +19,12 @@ import (
 	gwv1b1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/eniway/eniway/gatewayapi"
+	"github.com/eniway/eniway/gatewayapi/apis/v1alpha1"
 )
 
-// scheme holds the types decoded: core/v1, discovery.k8s.io/v1 and every
+// scheme holds the types decoded: core/v1, discovery.k8s.io/v1, every
 // version of gateway.networking.k8s.io that gateway-api v1.6.3 has Go types
-// for. It is built once, on first use, and only read after that.
+// for, and eniway's gateway.eniway.io/v1alpha1 policies. It is built once, on first use, and only read after that.
 var scheme = sync.OnceValue(func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	for _, install := range []func(*runtime.Scheme) error{
@@ -33,6 +34,7 @@ var scheme = sync.OnceValue(func() *runtime.Scheme {
 		gwv1b1.Install,
 		gwv1a2.Install,
 		gwv1a3.Install,
+		v1alpha1.AddToScheme,
 	} {
 		if err := install(s); err != nil {
 			panic(fmt.Sprintf("manifest: build scheme: %v", err))
@@ -61,6 +63,8 @@ func consumedKind(gk schema.GroupKind) (consumed, clusterScoped bool) {
 		}
 	case discoveryv1.GroupName:
 		return gk.Kind == "EndpointSlice", false
+	case v1alpha1.GroupName:
+		return gk.Kind == v1alpha1.KindLocalRateLimitPolicy, false
 	}
 	return false, false
 }
@@ -136,5 +140,7 @@ func add(in *gatewayapi.Input, obj v1Object) {
 		in.ConfigMaps = append(in.ConfigMaps, o)
 	case *discoveryv1.EndpointSlice:
 		in.EndpointSlices = append(in.EndpointSlices, o)
+	case *v1alpha1.LocalRateLimitPolicy:
+		in.LocalRateLimitPolicies = append(in.LocalRateLimitPolicies, o)
 	}
 }
