@@ -12,7 +12,8 @@ import (
 
 func canonicalHeader(name string) string { return http.CanonicalHeaderKey(name) }
 
-var headerNameRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+\\-.^_\\x60|~]+$")
+// headerNameRE is an RFC 7230 token; \x60 is a backquote.
+var headerNameRE = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$`)
 
 // validPath checks a path match as the CRD's validation does.
 func validPath(p PathMatch) error {

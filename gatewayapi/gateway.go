@@ -93,7 +93,7 @@ var hostnameRE = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-
 // optionally with a leading "*." label, not an IP address.
 func validHostname(h string) error {
 	if len(h) > 253 || !hostnameRE.MatchString(h) {
-		return fmt.Errorf("hostname %q: %w: must be a lower-case DNS name, optionally starting with *.", h, ErrInvalid)
+		return fmt.Errorf("hostname %q: %w: must be a lower-case DNS name, optionally with a leading wildcard label (*.example.com)", h, ErrInvalid)
 	}
 	if strings.Trim(h, "0123456789.") == "" {
 		return fmt.Errorf("hostname %q: %w: IP addresses are not allowed", h, ErrInvalid)
