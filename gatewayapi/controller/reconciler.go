@@ -342,4 +342,3 @@ func mergeConditions(old, want []metav1.Condition, now metav1.Time) []metav1.Con
 }
 
 func equalStatus(a, b any) bool { return equality.Semantic.DeepEqual(a, b) }
-
