@@ -10,7 +10,8 @@
 // Pure and deterministic: no I/O, no logging, no goroutines, and the same input always gives byte-identical
 // output. Input: GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute (passthrough), ReferenceGrant, and the
 // Namespaces, Services, EndpointSlices and Secrets they refer to, plus the GatewayClass parametersRef target
-// (a ConfigMap, as in the guide, whose data holds serviceType and service.beta.kubernetes.io/ annotations). Output: an exported, documented,
+// (a ConfigMap, as in the guide, whose data holds serviceType, and serviceAnnotations and serviceLabels as YAML
+// maps, since a ConfigMap key cannot hold the "/" of an annotation name). Output: an exported, documented,
 // validated IR (listeners per port, TLS material, virtual hosts, routes in precedence order, weighted
 // backends with endpoints, filters, policies) and a status set for every object. One bad object never drops
 // the rest: the partial result comes back with an errors.Join of per-object errors, and the object gets a

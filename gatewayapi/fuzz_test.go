@@ -43,11 +43,24 @@ func fuzzInput(data []byte) *gatewayapi.Input {
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c%d", i)},
 			Spec:       gwv1.GatewayClassSpec{ControllerName: gwv1.GatewayController(pick(p, gatewayapi.DefaultControllerName, "other.io/x"))},
 		})
+		if p.n(2) == 0 {
+			ns := gwv1.Namespace("infra")
+			in.GatewayClasses[i].Spec.ParametersRef = &gwv1.ParametersReference{Kind: "ConfigMap", Name: "params", Namespace: &ns}
+		}
 	}
 	for i := range 1 + p.n(3) {
 		gw := &gwv1.Gateway{
 			ObjectMeta: metav1.ObjectMeta{Namespace: pick(p, nss...), Name: fmt.Sprintf("gw%d", i%2), Generation: int64(p.n(3))},
 			Spec:       gwv1.GatewaySpec{GatewayClassName: gwv1.ObjectName(fmt.Sprintf("c%d", p.n(3)))},
+		}
+		if p.n(2) == 0 {
+			gw.Spec.Infrastructure = &gwv1.GatewayInfrastructure{
+				Labels:      map[gwv1.LabelKey]gwv1.LabelValue{"team": "a"},
+				Annotations: map[gwv1.AnnotationKey]gwv1.AnnotationValue{"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+			}
+		}
+		if p.n(2) == 0 {
+			gw.Annotations = map[string]string{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb", "other": "x"}
 		}
 		for j := range 1 + p.n(4) {
 			l := gwv1.Listener{
@@ -148,6 +161,14 @@ func fuzzInput(data []byte) *gatewayapi.Input {
 			Spec: gwv1.ReferenceGrantSpec{
 				From: []gwv1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: gwv1.Kind(pick(p, "HTTPRoute", "Gateway")), Namespace: gwv1.Namespace(pick(p, nss...))}},
 				To:   []gwv1.ReferenceGrantTo{{Kind: gwv1.Kind(pick(p, "Service", "Secret"))}},
+			},
+		})
+	}
+	if p.n(2) == 0 {
+		in.ConfigMaps = append(in.ConfigMaps, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "params"},
+			Data: map[string]string{
+				pick(p, "serviceType", "serviceAnnotations", "serviceLabels", "bogus"): pick(p, "LoadBalancer", "a: b", "[", "x: {y: z}"),
 			},
 		})
 	}

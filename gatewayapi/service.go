@@ -24,7 +24,8 @@ const (
 // overriding the one before, from the GatewayClass parameters, the Gateway's
 // own service.beta.kubernetes.io/ and service.kubernetes.io/ annotations (as
 // the guide writes them) and spec.infrastructure.annotations; labels from
-// spec.infrastructure.labels plus the Gateway name and managed-by labels.
+// the parameters and spec.infrastructure.labels, plus the Gateway name,
+// class and managed-by labels.
 func (t *translator) service(g *gatewayState) *Service {
 	gw := g.gw
 	svc := &Service{
@@ -34,6 +35,7 @@ func (t *translator) service(g *gatewayState) *Service {
 		Labels:    map[string]string{},
 		Selector:  maps.Clone(t.opts.ServiceSelector),
 	}
+	maps.Copy(svc.Labels, g.class.labels)
 	ann := maps.Clone(g.class.annotations)
 	if ann == nil {
 		ann = map[string]string{}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // Result is the output of Translate.
@@ -77,6 +79,7 @@ type classState struct {
 	reason      gwv1.GatewayConditionReason
 	msg         string
 	annotations map[string]string
+	labels      map[string]string
 	serviceType string
 }
 
@@ -201,17 +204,25 @@ func (t *translator) classes() {
 	}
 }
 
-// Keys a parameters ConfigMap may hold, besides Service annotations.
+// Keys a GatewayClass parameters ConfigMap may hold. ConfigMap keys cannot
+// contain "/", so annotations and labels come as YAML maps.
 const (
-	paramServiceType = "serviceType"
+	// ParamServiceType is the generated Services' type: LoadBalancer (the
+	// default), NodePort or ClusterIP.
+	ParamServiceType = "serviceType"
+	// ParamServiceAnnotations is a YAML map of annotations for every
+	// generated Service of the class (a Gateway's own override them).
+	ParamServiceAnnotations = "serviceAnnotations"
+	// ParamServiceLabels is a YAML map of labels for every generated
+	// Service of the class.
+	ParamServiceLabels = "serviceLabels"
 )
 
-// classParams reads the GatewayClass parameters: a ConfigMap whose data
-// holds serviceType and annotations (keys with a service.beta.kubernetes.io/
-// or service.kubernetes.io/ prefix) for every Gateway's Service.
+// classParams reads the GatewayClass parameters from a ConfigMap with the
+// Param* keys.
 func (t *translator) classParams(gc *gwv1.GatewayClass, p *gwv1.ParametersReference, st *classState) error {
 	if p.Group != "" || p.Kind != "ConfigMap" {
-		return fmt.Errorf("parametersRef %s/%s: %w: only core ConfigMaps are supported", p.Group, p.Kind, ErrNotSupported)
+		return fmt.Errorf("parametersRef kind %s: %w: only core ConfigMaps are supported", groupKind(string(p.Group), string(p.Kind)), ErrNotSupported)
 	}
 	if p.Namespace == nil || *p.Namespace == "" {
 		return fmt.Errorf("parametersRef ConfigMap %s: %w: namespace is required", p.Name, ErrInvalid)
@@ -220,28 +231,29 @@ func (t *translator) classParams(gc *gwv1.GatewayClass, p *gwv1.ParametersRefere
 	if cm == nil {
 		return fmt.Errorf("parametersRef ConfigMap %s/%s: %w", *p.Namespace, p.Name, ErrNotFound)
 	}
-	keys := make([]string, 0, len(cm.Data))
-	for k := range cm.Data {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(cm.Data))
 	for _, k := range keys {
 		v := cm.Data[k]
-		switch {
-		case k == paramServiceType:
+		switch k {
+		case ParamServiceType:
 			switch corev1.ServiceType(v) {
 			case corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort, corev1.ServiceTypeClusterIP:
 				st.serviceType = v
 			default:
 				return fmt.Errorf("ConfigMap %s/%s data.%s %q: %w: must be LoadBalancer, NodePort or ClusterIP", cm.Namespace, cm.Name, k, v, ErrInvalid)
 			}
-		case isServiceAnnotation(k):
-			if st.annotations == nil {
-				st.annotations = map[string]string{}
+		case ParamServiceAnnotations, ParamServiceLabels:
+			m := map[string]string{}
+			if err := yaml.UnmarshalStrict([]byte(v), &m); err != nil {
+				return fmt.Errorf("ConfigMap %s/%s data.%s: %w: want a YAML map of strings: %v", cm.Namespace, cm.Name, k, ErrInvalid, err)
 			}
-			st.annotations[k] = v
+			if k == ParamServiceAnnotations {
+				st.annotations = m
+			} else {
+				st.labels = m
+			}
 		default:
-			return fmt.Errorf("ConfigMap %s/%s data.%s: %w: unknown key (want %s or a service.beta.kubernetes.io/ annotation)", cm.Namespace, cm.Name, k, ErrInvalid, paramServiceType)
+			return fmt.Errorf("ConfigMap %s/%s data.%s: %w: unknown key (want %s, %s or %s)", cm.Namespace, cm.Name, k, ErrInvalid, ParamServiceType, ParamServiceAnnotations, ParamServiceLabels)
 		}
 	}
 	return nil

@@ -331,3 +331,5 @@ func equalParents(a, b gwv1.RouteParentStatus) bool {
 	return a.ControllerName == b.ControllerName && a.ParentRef.Name == b.ParentRef.Name &&
 		len(a.Conditions) == len(b.Conditions) && a.Conditions[0].LastTransitionTime.Equal(&b.Conditions[0].LastTransitionTime)
 }
+
+func objMeta(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }

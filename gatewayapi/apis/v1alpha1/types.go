@@ -57,10 +57,13 @@ type LocalRateLimitPolicySpec struct {
 	// Burst is the bucket size: how many requests may arrive at once
 	// (default Requests).
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	Burst *uint32 `json:"burst,omitempty"`
 
 	// ResponseStatus is the status code of rejected requests (default 429).
 	// +optional
+	// +kubebuilder:validation:Minimum=400
+	// +kubebuilder:validation:Maximum=599
 	ResponseStatus *int32 `json:"responseStatus,omitempty"`
 }
 
