@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -13,8 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -83,7 +86,10 @@ type harness struct {
 	name string // controller name, unique per test
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T) *harness { return startWith(t, nil) }
+
+// startWith is start with the manager's client wrapped by wrap.
+func startWith(t *testing.T, wrap func(client.Client) client.Client) *harness {
 	t.Helper()
 	env := kube.Get(t)
 	ctx := t.Context()
@@ -120,7 +126,11 @@ func start(t *testing.T) *harness {
 	})
 	require.NoError(t, err)
 	h := &harness{env: env, c: admin, sink: &recordingSink{}, name: "eniway.io/test-" + fmt.Sprint(time.Now().UnixNano())}
-	h.rec, err = controller.New(mgr.GetClient(), mgr.GetAPIReader(), controller.Options{ControllerName: h.name, Sink: h.sink})
+	c := mgr.GetClient()
+	if wrap != nil {
+		c = wrap(c)
+	}
+	h.rec, err = controller.New(c, mgr.GetAPIReader(), controller.Options{ControllerName: h.name, Sink: h.sink})
 	require.NoError(t, err)
 	require.NoError(t, h.rec.SetupWithManager(mgr))
 	mctx, cancel := context.WithCancel(context.Background())
@@ -333,3 +343,62 @@ func equalParents(a, b gwv1.RouteParentStatus) bool {
 }
 
 func objMeta(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
+
+// TestStatusConflictRetry makes the first status write of every object
+// fail with 409 Conflict, as when the cache is stale, and checks that the
+// reconciler retries on a fresh copy and the status lands.
+func TestStatusConflictRetry(t *testing.T) {
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	conflicts := 0
+	h := startWith(t, func(c client.Client) client.Client {
+		return conflictingClient{Client: c, inject: func(obj client.Object) error {
+			key := fmt.Sprintf("%T/%s", obj, client.ObjectKeyFromObject(obj))
+			mu.Lock()
+			defer mu.Unlock()
+			if failed[key] {
+				return nil
+			}
+			failed[key] = true
+			conflicts++
+			return apierrors.NewConflict(schema.GroupResource{Resource: "status"}, obj.GetName(), errors.New("injected conflict"))
+		}}
+	})
+	ctx := t.Context()
+	class := "conflict-" + h.env.Namespace(t)
+	require.NoError(t, h.c.Create(ctx, &gwv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: class},
+		Spec:       gwv1.GatewayClassSpec{ControllerName: gwv1.GatewayController(h.name)},
+	}))
+	h.eventually(t, "GatewayClass accepted despite a conflict", func() bool {
+		var gc gwv1.GatewayClass
+		require.NoError(t, h.c.Get(ctx, types.NamespacedName{Name: class}, &gc))
+		c := condition(gc.Status.Conditions, "Accepted")
+		return c != nil && c.Status == metav1.ConditionTrue
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	require.Positive(t, conflicts)
+}
+
+// conflictingClient fails status updates when inject says so.
+type conflictingClient struct {
+	client.Client
+	inject func(client.Object) error
+}
+
+func (c conflictingClient) Status() client.SubResourceWriter {
+	return conflictingWriter{SubResourceWriter: c.Client.Status(), inject: c.inject}
+}
+
+type conflictingWriter struct {
+	client.SubResourceWriter
+	inject func(client.Object) error
+}
+
+func (w conflictingWriter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	if err := w.inject(obj); err != nil {
+		return err
+	}
+	return w.SubResourceWriter.Update(ctx, obj, opts...)
+}
