@@ -52,9 +52,10 @@
 //   - [github.com/eniway/eniway/datapath]: map-shaped interfaces for the prefilter, the service load
 //     balancer, conntrack, the proxy redirect, attachment, counters and events. Backends datapath/ebpf (XDP
 //     and TC programs through cilium/ebpf) and datapath/fake (the same semantics in Go).
-//   - [github.com/eniway/eniway/gatewayapi]: Gateway API objects, from YAML files or a live cluster, to a
-//     validated intermediate representation (IR) of listeners, virtual hosts, routes and weighted backends,
-//     with spec-exact status conditions.
+//   - [github.com/eniway/eniway/gatewayapi]: Gateway API objects, from YAML files (gatewayapi/manifest) or a
+//     live cluster (gatewayapi/controller, a controller-runtime reconciler), to a validated intermediate
+//     representation (IR) of listeners, virtual hosts, routes and weighted backends, with spec-exact status
+//     conditions; gatewayapi/apis/v1alpha1 holds eniway's LocalRateLimitPolicy.
 //   - [github.com/eniway/eniway/l7]: the IR to Envoy xDS resources, an ADS server that pushes only what
 //     changed, and the embedded Go data plane.
 //   - [github.com/eniway/eniway/observe]: flow events from the datapath and the proxy.
@@ -63,12 +64,15 @@
 //     version, BPF, features) and the network-namespace helpers every kernel test builds on;
 //     internal/benchutil holds shared measurement helpers; internal/maglevtest generates maglev test inputs;
 //     internal/ciliumdiff and internal/ciliumdiff117 are separate, test-only Go modules that check package
-//     maglev against Cilium's own pkg/maglev (v1.20.2 and v1.17.6), so this module never depends on Cilium.
+//     maglev against Cilium's own pkg/maglev (v1.20.2 and v1.17.6), so this module never depends on Cilium;
+//     internal/kubetest runs tests against a real kube-apiserver and etcd (envtest) with the Gateway API
+//     CRDs, built from the Go module proxy by .ci/kube-assets (hack/kubeassets pins the versions).
 //
 // Today maglev, eni (with eni/aws, eni/fake, eni/fake/wire and eni/enitest), ipam (with ipam/ipamsim and
-// ipam/ipammetrics), the examples maglev, ipam-plan, ipam-sim and fake-ec2, and the internal packages have
-// code. The other packages hold only their documentation, which says what they will contain; issues #4
-// (gatewayapi), #5 (l7) and #6 (datapath) specify them.
+// ipam/ipammetrics), gatewayapi (with its manifest loader, controller and policy API), the examples
+// maglev, ipam-plan, ipam-sim, fake-ec2 and gateway-translate, and the internal packages have code. The
+// other packages hold only their documentation, which says what they will contain; issues #5 (l7) and #6
+// (datapath) specify them.
 //
 // # Pure translators and runners
 //

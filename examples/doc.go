@@ -1,7 +1,7 @@
 // Package examples holds no library code: the directory holds runnable programs that show eniway's packages
 // at work, each in its own subdirectory as a main package, run with go run ./examples/<name>.
 //
-// Today there are four:
+// Today there are five:
 //
 //   - examples/maglev builds the Maglev lookup table of a service with package maglev and prints it with its
 //     balance and disruption statistics (go run ./examples/maglev);
@@ -10,7 +10,9 @@
 //   - examples/fake-ec2 serves an in-memory EC2 (eni/fake) over the EC2 Query protocol (eni/fake/wire), so
 //     the AWS CLI, the AWS SDKs or eni/aws can be pointed at it;
 //   - examples/ipam-sim runs the real ipam manager against eni/fake on a virtual clock and prints its EC2 call
-//     counts, time to all addresses, pod wait, leaks and double assignments (-json for JSON).
+//     counts, time to all addresses, pod wait, leaks and double assignments (-json for JSON);
+//   - examples/gateway-translate translates Gateway API manifests (files or directories, such as the guide's)
+//     with package gatewayapi, without a cluster, and prints the routing model and every object's status.
 //
 // The quickstart and the reference daemons, assembled from the library, come with later issues.
 //
