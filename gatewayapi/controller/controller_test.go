@@ -402,3 +402,76 @@ func (w conflictingWriter) Update(ctx context.Context, obj client.Object, opts .
 	}
 	return w.SubResourceWriter.Update(ctx, obj, opts...)
 }
+
+// TestReferenceGrantRevocation grants a route a Service in another
+// namespace, then deletes the grant: the route's backend share turns into
+// an invalid one and ResolvedRefs into RefNotPermitted.
+func TestReferenceGrantRevocation(t *testing.T) {
+	h := start(t)
+	ctx := t.Context()
+	gwNS, appNS, svcNS := h.env.Namespace(t), h.env.Namespace(t), h.env.Namespace(t)
+	class := "grant-" + gwNS
+	require.NoError(t, h.c.Create(ctx, &gwv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: class},
+		Spec:       gwv1.GatewayClassSpec{ControllerName: gwv1.GatewayController(h.name)},
+	}))
+	all := gwv1.NamespacesFromAll
+	require.NoError(t, h.c.Create(ctx, &gwv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: gwNS, Name: "gw"},
+		Spec: gwv1.GatewaySpec{GatewayClassName: gwv1.ObjectName(class), Listeners: []gwv1.Listener{{
+			Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType,
+			AllowedRoutes: &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &all}},
+		}}},
+	}))
+	require.NoError(t, h.c.Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: svcNS, Name: "shared"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+	}))
+	grant := &gwv1.ReferenceGrant{
+		ObjectMeta: metav1.ObjectMeta{Namespace: svcNS, Name: "allow"},
+		Spec: gwv1.ReferenceGrantSpec{
+			From: []gwv1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: "HTTPRoute", Namespace: gwv1.Namespace(appNS)}},
+			To:   []gwv1.ReferenceGrantTo{{Kind: "Service"}},
+		},
+	}
+	require.NoError(t, h.c.Create(ctx, grant))
+	require.NoError(t, h.c.Create(ctx, &gwv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Namespace: appNS, Name: "r"},
+		Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Namespace: ptr.To(gwv1.Namespace(gwNS)), Name: "gw"}}},
+			Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
+				BackendObjectReference: gwv1.BackendObjectReference{Name: "shared", Namespace: ptr.To(gwv1.Namespace(svcNS)), Port: ptr.To(gwv1.PortNumber(80))},
+			}}}}},
+		},
+	}))
+	resolved := func(status metav1.ConditionStatus, reason string) func() bool {
+		return func() bool {
+			var r gwv1.HTTPRoute
+			require.NoError(t, h.c.Get(ctx, types.NamespacedName{Namespace: appNS, Name: "r"}, &r))
+			for _, p := range r.Status.Parents {
+				if string(p.ControllerName) == h.name {
+					c := condition(p.Conditions, "ResolvedRefs")
+					return c != nil && c.Status == status && c.Reason == reason
+				}
+			}
+			return false
+		}
+	}
+	h.eventually(t, "granted", resolved(metav1.ConditionTrue, string(gwv1.RouteReasonResolvedRefs)))
+	require.NoError(t, h.c.Delete(ctx, grant))
+	h.eventually(t, "revoked", resolved(metav1.ConditionFalse, string(gwv1.RouteReasonRefNotPermitted)))
+	h.eventually(t, "the share answers 500", func() bool {
+		ir, _ := h.sink.last()
+		if ir == nil {
+			return false
+		}
+		for _, g := range ir.Gateways {
+			if g.Namespace != gwNS {
+				continue
+			}
+			rs := g.Ports[0].Listeners[0].VirtualHosts[0].Routes
+			return len(rs) == 1 && rs[0].Action.Direct != nil && rs[0].Action.Direct.Status == 500
+		}
+		return false
+	})
+}
