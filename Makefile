@@ -8,15 +8,27 @@ STATICCHECK_VERSION := v0.8.2
 # Test-only modules nested in the repository, tested on their own.
 SUBMODULES := internal/ciliumdiff internal/ciliumdiff117
 
-.PHONY: test check fmt vet cross staticcheck tidy bench fuzz examples
+.PHONY: test kube-assets check fmt vet cross staticcheck tidy bench fuzz examples
 
-## test: every test of the library and of the nested test modules.
+## test: every test of the library and of the nested test modules. The envtest
+## tests (internal/kubetest and its users) run the kube-apiserver and etcd in
+## KUBEBUILDER_ASSETS; unless it is set, kube-assets builds them (once).
 test:
-	$(GO) test $(RACE) -count=1 ./...
-	@for m in $(SUBMODULES); do \
+	@assets="$${KUBEBUILDER_ASSETS:-}"; \
+	if [ -z "$$assets" ]; then assets="$$(GO="$(GO)" bash .ci/kube-assets)" || exit 1; fi; \
+	export KUBEBUILDER_ASSETS="$$assets"; \
+	echo "KUBEBUILDER_ASSETS=$$assets $(GO) test $(RACE) -count=1 ./..."; \
+	$(GO) test $(RACE) -count=1 ./... || exit 1; \
+	for m in $(SUBMODULES); do \
 		echo "cd $$m && $(GO) test $(RACE) -count=1 ./..."; \
 		(cd $$m && $(GO) test $(RACE) -count=1 ./...) || exit 1; \
 	done
+
+## kube-assets: build the kube-apiserver and etcd envtest runs from the Go module
+## proxy (hack/kubeassets pins them) into a cache outside the repository, once,
+## and print the directory.
+kube-assets:
+	@GO="$(GO)" bash .ci/kube-assets
 
 ## check: formatting, vet (also for macOS and Windows), staticcheck and go.mod tidiness.
 check: fmt vet cross staticcheck tidy
