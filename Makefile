@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Test-only modules nested in the repository, tested on their own.
 SUBMODULES := internal/ciliumdiff internal/ciliumdiff117
 
-.PHONY: test kube-assets check fmt vet cross staticcheck tidy bench fuzz examples
+.PHONY: test kube-assets check fmt vet cross staticcheck tidy generate bench fuzz examples
 
 ## test: every test of the library and of the nested test modules. The envtest
 ## tests (internal/kubetest and its users) run the kube-apiserver and etcd in
@@ -30,8 +30,9 @@ test:
 kube-assets:
 	@GO="$(GO)" bash .ci/kube-assets
 
-## check: formatting, vet (also for macOS and Windows), staticcheck and go.mod tidiness.
-check: fmt vet cross staticcheck tidy
+## check: formatting, vet (also for macOS and Windows), staticcheck, go.mod
+## tidiness and generated-code drift.
+check: fmt vet cross staticcheck tidy generate
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -54,6 +55,16 @@ tidy:
 	$(GO) mod tidy -diff
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
+## generate: regenerate the committed generated code (controller-gen deep
+## copies, CRD and RBAC of gatewayapi) and fail if it differs from what is
+## committed.
+GENERATED := gatewayapi/apis gatewayapi/config
+generate:
+	$(GO) generate ./gatewayapi/...
+	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]; then \
+		echo "generated code differs from what is committed (run make generate and commit):"; \
+		git status --short -- $(GENERATED); git diff -- $(GENERATED) | head -50; exit 1; fi
+
 ## examples: build every example and smoke-run it: the programs that finish
 ## run to the end, the servers must still be serving after 3 seconds.
 examples:
@@ -62,11 +73,15 @@ examples:
 	echo "maglev" && "$$d/maglev" > /dev/null && \
 	echo "ipam-plan" && "$$d/ipam-plan" > /dev/null && \
 	echo "ipam-sim" && "$$d/ipam-sim" -nodes 10 -mode pd -throttle -latency 50ms > /dev/null && \
+	echo "gateway-translate" && "$$d/gateway-translate" -strict -controller-name io.cilium/gateway-controller \
+		-f gatewayapi/testdata/guide-basic-route.in.yaml > /dev/null && \
 	echo "fake-ec2 (3 s)" && { timeout -s INT 3 "$$d/fake-ec2" -listen 127.0.0.1:0 > /dev/null; rc=$$?; \
 		if [ $$rc -ne 124 ]; then echo "fake-ec2 exited with $$rc before its 3 s were up"; exit 1; fi; }
 
-## bench: the maglev figures, eniway next to Cilium in the same run.
+## bench: the maglev figures, eniway next to Cilium in the same run, and the
+## gatewayapi translation figures.
 bench:
+	$(GO) test -run '^$$' -bench Translate -benchtime 5x ./gatewayapi/
 	$(GO) test -run '^$$' -bench 'Build|Lookup' -benchtime 20x ./maglev/
 	cd internal/ciliumdiff && $(GO) test -run '^$$' -bench Build -benchtime 3x ./...
 	$(GO) test -run '^$$' -bench Disruption -benchtime 1x ./maglev/
@@ -74,7 +89,7 @@ bench:
 ## fuzz: run each fuzz test for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
 FUZZ_TARGETS := maglev:FuzzBuild maglev:FuzzParseSeed ipam:FuzzPlan ipam:FuzzDecide eni/internal/limitsfile:FuzzDecode \
-	eni/aws:FuzzFromENI internal/testutils:FuzzParseKernelRelease
+	eni/aws:FuzzFromENI internal/testutils:FuzzParseKernelRelease gatewayapi:FuzzTranslate gatewayapi/manifest:FuzzDecode
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \

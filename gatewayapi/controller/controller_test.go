@@ -24,7 +24,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -93,8 +92,7 @@ func startWith(t *testing.T, wrap func(client.Client) client.Client) *harness {
 	t.Helper()
 	env := kube.Get(t)
 	ctx := t.Context()
-	_, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: []string{"../config/crd"}, ErrorIfPathMissing: true})
-	require.NoError(t, err)
+	require.NoError(t, env.InstallCRDs("../config/crd"))
 	scheme, err := kubetest.NewScheme()
 	require.NoError(t, err)
 	require.NoError(t, v1alpha1.AddToScheme(scheme))

@@ -7,8 +7,8 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 )
 
 // ReportCPU runs the benchmark loop body via loop and reports the CPU time

@@ -46,3 +46,13 @@ func New() (*Env, error) {
 	}
 	return &Env{Config: cfg, Client: c, Scheme: scheme, stop: te.Stop}, nil
 }
+
+// InstallCRDs installs the CRDs in the YAML files of dirs (for example a
+// package's own policy CRDs) and waits until they are served. Installing a
+// CRD that exists already updates it.
+func (e *Env) InstallCRDs(dirs ...string) error {
+	if _, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{Paths: dirs, ErrorIfPathMissing: true}); err != nil {
+		return fmt.Errorf("install CRDs from %v: %w", dirs, err)
+	}
+	return nil
+}

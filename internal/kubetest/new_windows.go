@@ -10,3 +10,6 @@ func New() (*Env, error) {
 	}
 	return nil, ErrNotSupported
 }
+
+// InstallCRDs returns [ErrNotSupported]: there is no [Env] on Windows.
+func (e *Env) InstallCRDs(dirs ...string) error { return ErrNotSupported }
