@@ -59,7 +59,11 @@
 // listener's allowedRoutes, not through a ReferenceGrant, so the role-separation example's grant whose "to"
 // is a Gateway grants nothing (its routes attach because the listener allows All). An NLB's DNS name is a
 // Hostname address, not the IPAddress of the guide's sample status. The guide's tls-cert Secret holds
-// placeholder PEM, so its HTTPS listener gets ResolvedRefs=False with reason InvalidCertificateRef.
+// placeholder PEM, so its HTTPS listener gets ResolvedRefs=False with reason InvalidCertificateRef. Its
+// header-based and URL-rewrite routes live in namespace production and name cilium-gateway without a
+// namespace, which means production/cilium-gateway: no such Gateway exists, so they are never attached (the
+// basic and canary routes say namespace: default). A parameters ConfigMap cannot use annotation names as
+// keys (a ConfigMap key cannot contain "/"), hence serviceAnnotations as a YAML map.
 //
 // Where the spec leaves a choice to the implementation: RegularExpression paths (RE2) rank after Exact and
 // before every PathPrefix, longer patterns first; GRPCRoute methods become HTTP/2 paths on POST (/service/method
@@ -93,9 +97,13 @@
 //
 // # Sources
 //
-// Package gatewayapi/manifest loads YAML files and directories (strict,
-// errors with file, document index and field path). The Kubernetes
-// controller is specified by issue #4 and lands separately.
+// Package gatewayapi/manifest loads YAML files and directories (strict, errors with file, document index and
+// field path). Package gatewayapi/controller is the controller-runtime reconciler for a live cluster: it
+// watches everything that affects a Gateway, writes status (merged, never touching other controllers'
+// entries, unchanged status never written, conflicts retried), applies the generated Services and hands
+// each new IR to a sink; its RBAC is generated into gatewayapi/config/rbac. Its tests run against a real
+// kube-apiserver and also check that every valid golden case translates the same after the API server's
+// defaulting as straight from YAML.
 //
 // # Tests and targets
 //
