@@ -71,7 +71,9 @@
 // HTTPRoute and a GRPCRoute sharing a hostname on a listener, the older is accepted there and the other gets
 // Accepted=False (NotAllowedByListeners); conflicted listeners get Accepted=False with the conflict's reason;
 // sessionPersistence and ExternalAuth are not supported (Accepted=False, UnsupportedValue) and an ExtensionRef
-// filter cannot be resolved (its rule answers 500, ResolvedRefs=False with InvalidKind). The generated
+// filter cannot be resolved (its rule answers 500, ResolvedRefs=False with InvalidKind). A route with an
+// invalid rule is not accepted as a whole (Accepted=False): rules are never dropped one by one, so the
+// PartiallyInvalid condition, which reports dropped rules, is never set. The generated
 // Service is named <gateway>-<class> as GEP-1762 recommends.
 //
 // # The model

@@ -211,6 +211,9 @@ func FuzzTranslate(f *testing.F) {
 		if fmt.Sprint(errA) != fmt.Sprint(errB) {
 			t.Fatalf("errors differ:\n%v\n%v", errA, errB)
 		}
+		if err := a.IR.Validate(); err != nil {
+			t.Fatalf("Translate produced an invalid IR: %v", err)
+		}
 		for _, g := range a.IR.Gateways {
 			for _, port := range g.Ports {
 				for _, l := range port.Listeners {

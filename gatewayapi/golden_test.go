@@ -59,6 +59,7 @@ func translateCase(t *testing.T, in *gatewayapi.Input, opts gatewayapi.Options) 
 	t.Helper()
 	res, err := gatewayapi.Translate(in, opts)
 	require.NotNil(t, res)
+	require.NoError(t, res.IR.Validate())
 	g := golden{Result: res}
 	if err != nil {
 		var joined interface{ Unwrap() []error }
