@@ -1,12 +1,9 @@
 package gatewayapi_test
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"math/rand/v2"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/eniway/eniway/gatewayapi"
-	"github.com/eniway/eniway/gatewayapi/manifest"
+	"github.com/eniway/eniway/internal/gatewaytest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/<case>.out.yaml from the translator's output and delete orphans")
@@ -26,33 +23,6 @@ type golden struct {
 	// Errors are the translator's per-object errors, in order.
 	Errors []string           `json:"errors,omitempty"`
 	Result *gatewayapi.Result `json:"result"`
-}
-
-// caseOptions reads "# eniway-test-options: key=value ..." lines.
-func caseOptions(t *testing.T, data []byte) gatewayapi.Options {
-	t.Helper()
-	var o gatewayapi.Options
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "# eniway-test-options:")
-		if !ok {
-			continue
-		}
-		for _, kv := range strings.Fields(rest) {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "controllerName":
-				o.ControllerName = v
-			case "addresses":
-				for _, a := range strings.Split(v, ",") {
-					o.Addresses = append(o.Addresses, netip.MustParseAddr(a))
-				}
-			default:
-				t.Fatalf("unknown test option %q", k)
-			}
-		}
-	}
-	return o
 }
 
 func translateCase(t *testing.T, in *gatewayapi.Input, opts gatewayapi.Options) []byte {
@@ -117,10 +87,10 @@ func TestGolden(t *testing.T) {
 	for _, path := range ins {
 		name := strings.TrimSuffix(filepath.Base(path), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(path)
+			c, err := gatewaytest.Load(path)
 			require.NoError(t, err)
-			opts := caseOptions(t, data)
-			in, err := manifest.Load(path)
+			in, opts := c.Input, c.Options
+			data, err := os.ReadFile(path)
 			require.NoError(t, err)
 			got := translateCase(t, in, opts)
 			r := rand.New(rand.NewPCG(1, uint64(len(data))))
