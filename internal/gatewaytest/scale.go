@@ -98,4 +98,3 @@ func ScaleInput(n int) *gatewayapi.Input {
 	}
 	return in
 }
-
