@@ -765,8 +765,20 @@ func (t *gatewayTranslator) cluster(b *gatewayapi.Backend) *clusterv3.Cluster {
 	return c
 }
 
-// endpoints is the ClusterLoadAssignment of a backend, grouped by zone.
+// endpoints is the ClusterLoadAssignment of a backend.
 func (t *gatewayTranslator) endpoints(b *gatewayapi.Backend) *endpointv3.ClusterLoadAssignment {
+	cla, err := ClusterLoadAssignment(b)
+	if err != nil {
+		t.fail("ClusterLoadAssignment", b.Name, "", err)
+		return nil
+	}
+	return cla
+}
+
+// ClusterLoadAssignment is the EDS resource of a backend: its ready
+// endpoints grouped by zone, zones in name order. It is what Translate puts
+// in Resources.Endpoints, for callers that update endpoints alone.
+func ClusterLoadAssignment(b *gatewayapi.Backend) (*endpointv3.ClusterLoadAssignment, error) {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: b.Name}
 	byZone := map[string]*endpointv3.LocalityLbEndpoints{}
 	var zones []string
@@ -792,8 +804,7 @@ func (t *gatewayTranslator) endpoints(b *gatewayapi.Backend) *endpointv3.Cluster
 		cla.Endpoints = append(cla.Endpoints, byZone[z])
 	}
 	if err := cla.ValidateAll(); err != nil {
-		t.fail("ClusterLoadAssignment", b.Name, "", err)
-		return nil
+		return nil, err
 	}
-	return cla
+	return cla, nil
 }

@@ -1,0 +1,284 @@
+package ads_test
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/eniway/eniway/gatewayapi"
+	"github.com/eniway/eniway/internal/gatewaytest"
+	"github.com/eniway/eniway/l7/ads"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// canaryIR is the guide's canary route translated by gatewayapi.
+func canaryIR(t *testing.T) *gatewayapi.IR {
+	t.Helper()
+	c, err := gatewaytest.Load(gatewaytest.Dir() + "/guide-canary.in.yaml")
+	require.NoError(t, err)
+	res, err := gatewayapi.Translate(c.Input, c.Options)
+	require.NoError(t, err)
+	return res.IR
+}
+
+type fixture struct {
+	srv *ads.Server
+	reg *prometheus.Registry
+}
+
+func startServer(t *testing.T, opts ads.Options) *fixture {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	opts.Listen = "127.0.0.1:0"
+	opts.Registerer = reg
+	srv, err := ads.New(opts)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return &fixture{srv: srv, reg: reg}
+}
+
+// sotw is a minimal state-of-the-world ADS client.
+type sotw struct {
+	t      *testing.T
+	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	node   *corev3.Node
+}
+
+func dial(t *testing.T, srv *ads.Server, nodeID string) *sotw {
+	t.Helper()
+	conn, err := grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, conn.Close())
+	})
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	require.NoError(t, err)
+	return &sotw{t: t, stream: stream, node: &corev3.Node{Id: nodeID}}
+}
+
+func (c *sotw) send(typeURL, version, nonce string, names []string, nack string) {
+	c.t.Helper()
+	req := &discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: typeURL, VersionInfo: version, ResponseNonce: nonce, ResourceNames: names}
+	if nack != "" {
+		req.ErrorDetail = &status.Status{Code: 3, Message: nack}
+	}
+	require.NoError(c.t, c.stream.Send(req))
+}
+
+func (c *sotw) recv() *discoveryv3.DiscoveryResponse {
+	c.t.Helper()
+	resp, err := c.stream.Recv()
+	require.NoError(c.t, err)
+	return resp
+}
+
+// ack acknowledges resp, keeping the subscription to names.
+func (c *sotw) ack(resp *discoveryv3.DiscoveryResponse, names []string) {
+	c.send(resp.TypeUrl, resp.VersionInfo, resp.Nonce, names, "")
+}
+
+func TestStateOfTheWorld(t *testing.T) {
+	f := startServer(t, ads.Options{})
+	ir := canaryIR(t)
+	require.NoError(t, f.srv.Update(t.Context(), ir))
+	c := dial(t, f.srv, "node-1")
+
+	c.send(resourcev3.ListenerType, "", "", nil, "")
+	lds := c.recv()
+	require.Equal(t, resourcev3.ListenerType, lds.TypeUrl)
+	require.Len(t, lds.Resources, 2)
+	var listeners []string
+	for _, a := range lds.Resources {
+		var l listenerv3.Listener
+		require.NoError(t, a.UnmarshalTo(&l))
+		listeners = append(listeners, l.Name)
+	}
+	require.Equal(t, []string{"default/cilium-gateway/443", "default/cilium-gateway/80"}, listeners)
+	c.ack(lds, nil)
+
+	c.send(resourcev3.ClusterType, "", "", nil, "")
+	cds := c.recv()
+	require.Len(t, cds.Resources, 2)
+	c.ack(cds, nil)
+
+	rdsNames := []string{"default/cilium-gateway/listener/https", "default/cilium-gateway/port/80"}
+	c.send(resourcev3.RouteType, "", "", rdsNames, "")
+	rds := c.recv()
+	require.Len(t, rds.Resources, 2)
+	c.ack(rds, rdsNames)
+
+	edsNames := []string{"production/api-v2-canary:8080", "production/api-v2-stable:8080"}
+	c.send(resourcev3.EndpointType, "", "", edsNames, "")
+	eds := c.recv()
+	require.Len(t, eds.Resources, 2)
+	c.ack(eds, edsNames)
+
+	// A route change (weights 90/10 to 50/50) pushes routes only: the
+	// listeners, clusters and endpoints are unchanged and keep their
+	// versions.
+	ir2 := canaryIR(t)
+	for _, g := range ir2.Gateways {
+		for _, p := range g.Ports {
+			for _, l := range p.Listeners {
+				for _, vh := range l.VirtualHosts {
+					for _, r := range vh.Routes {
+						for _, b := range r.Action.Backends {
+							b.Weight = 50
+						}
+					}
+				}
+			}
+		}
+	}
+	require.NoError(t, f.srv.Update(t.Context(), ir2))
+	next := c.recv()
+	require.Equal(t, resourcev3.RouteType, next.TypeUrl, "only routes changed")
+	var rc routev3.RouteConfiguration
+	require.NoError(t, next.Resources[0].UnmarshalTo(&rc))
+	require.Equal(t, uint32(50), rc.VirtualHosts[0].Routes[0].GetRoute().GetWeightedClusters().Clusters[0].Weight.GetValue())
+	c.ack(next, rdsNames)
+
+	// An endpoint change takes the fast path and pushes endpoints only.
+	ir3 := canaryIR(t)
+	ir2.Backends[0].Endpoints = append(ir2.Backends[0].Endpoints, gatewayapi.Endpoint{Addr: mustAddrPort("10.0.3.33:8080")})
+	require.NoError(t, f.srv.Update(t.Context(), ir2))
+	next = c.recv()
+	require.Equal(t, resourcev3.EndpointType, next.TypeUrl, "only endpoints changed")
+	require.Equal(t, 1.0, counter(t, f.reg, "eniway_xds_translations_total", "endpoints"))
+	c.ack(next, edsNames)
+
+	// A NACK is recorded, with its detail, until a later version is
+	// accepted.
+	// ir3 changes routes (back to 90/10) and endpoints (the added one
+	// goes): two pushes, in either order.
+	require.NoError(t, f.srv.Update(t.Context(), ir3))
+	pushed := map[string]*discoveryv3.DiscoveryResponse{}
+	for range 2 {
+		r := c.recv()
+		pushed[r.TypeUrl] = r
+	}
+	require.Contains(t, pushed, resourcev3.EndpointType)
+	c.ack(pushed[resourcev3.EndpointType], edsNames)
+	next = pushed[resourcev3.RouteType]
+	require.NotNil(t, next)
+	c.send(resourcev3.RouteType, rds.VersionInfo, next.Nonce, rdsNames, "route default/cilium-gateway/port/80: unknown cluster")
+	require.Eventually(t, func() bool { return len(f.srv.NACKs()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	n := f.srv.NACKs()[0]
+	require.Equal(t, "node-1", n.Node)
+	require.Equal(t, resourcev3.RouteType, n.TypeURL)
+	require.Contains(t, n.Error, "unknown cluster")
+	require.Equal(t, 1.0, counter(t, f.reg, "eniway_xds_nacks_total", "RouteConfiguration"))
+	c.ack(next, rdsNames)
+	require.Eventually(t, func() bool { return len(f.srv.NACKs()) == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestNodeGateways(t *testing.T) {
+	ir := canaryIR(t)
+	other := *ir.Gateways[0]
+	other.Name = "other"
+	ir.Gateways = append(ir.Gateways, &other)
+	f := startServer(t, ads.Options{Gateways: func(n *corev3.Node) []string {
+		if n.Id == "edge-a" {
+			return []string{"default/other"}
+		}
+		return []string{"default/cilium-gateway"}
+	}})
+	require.NoError(t, f.srv.Update(t.Context(), ir))
+	for node, want := range map[string]string{"edge-a": "default/other/80", "edge-b": "default/cilium-gateway/80"} {
+		c := dial(t, f.srv, node)
+		c.send(resourcev3.ListenerType, "", "", nil, "")
+		lds := c.recv()
+		var got []string
+		for _, a := range lds.Resources {
+			var l listenerv3.Listener
+			require.NoError(t, a.UnmarshalTo(&l))
+			got = append(got, l.Name)
+		}
+		require.True(t, slices.Contains(got, want), "%s got %v", node, got)
+		require.Len(t, got, 2)
+	}
+}
+
+func TestDelta(t *testing.T) {
+	f := startServer(t, ads.Options{})
+	require.NoError(t, f.srv.Update(t.Context(), canaryIR(t)))
+	conn, err := grpc.NewClient(f.srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	require.NoError(t, err)
+	node := &corev3.Node{Id: "delta-node"}
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}))
+	resp, err := stream.Recv()
+	require.NoError(t, err)
+	require.Equal(t, resourcev3.ClusterType, resp.TypeUrl)
+	require.Len(t, resp.Resources, 2)
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType, ResponseNonce: resp.Nonce}))
+
+	// Removing the canary backend from the routes removes its cluster:
+	// the incremental response names it as removed and sends nothing else.
+	ir := canaryIR(t)
+	for _, g := range ir.Gateways {
+		for _, p := range g.Ports {
+			for _, l := range p.Listeners {
+				for _, vh := range l.VirtualHosts {
+					for _, r := range vh.Routes {
+						r.Action.Backends = r.Action.Backends[:1]
+					}
+				}
+			}
+		}
+	}
+	require.NoError(t, f.srv.Update(t.Context(), ir))
+	resp, err = stream.Recv()
+	require.NoError(t, err)
+	require.Empty(t, resp.Resources)
+	require.Equal(t, []string{"production/api-v2-canary:8080"}, resp.RemovedResources)
+}
+
+func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// counter reads the value of a counter vector's child by its one label.
+func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == label {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
