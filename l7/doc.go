@@ -3,8 +3,8 @@
 // data plane that executes the same xDS where no Envoy is installed. In the guide, Cilium's operator does
 // this for the per-node Cilium Envoy; here it is built on github.com/envoyproxy/go-control-plane.
 //
-// The translation is in package l7/xds; the ADS server and the embedded data plane that issue #5 specifies
-// are not written yet. What follows is what the package as a whole will hold.
+// The translation is in package l7/xds and the ADS server in package l7/ads; the embedded data plane that
+// issue #5 specifies is not written yet. What follows is what the package as a whole will hold.
 //
 // # Translation
 //

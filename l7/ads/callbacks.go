@@ -9,6 +9,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 )
 
@@ -56,7 +58,7 @@ func shortType(typeURL string) string {
 
 // request handles an (incremental or state of the world) request: it
 // registers the node and records ACKs and NACKs.
-func (s *Server) request(streamID int64, node *corev3.Node, typeURL, version string, names []string, detail string, nack bool) {
+func (s *Server) request(streamID int64, node *corev3.Node, typeURL, version, nonce string, names []string, detail string, nack bool) {
 	s.nodeSeen(node)
 	if node == nil {
 		return
@@ -65,25 +67,68 @@ func (s *Server) request(streamID int64, node *corev3.Node, typeURL, version str
 	defer s.mu.Unlock()
 	s.streams[streamID] = node.Id
 	key := nackKey{node.Id, typeURL}
+	n := s.nodes[node.Id]
+	if n != nil {
+		n.subscribed[typeURL] = true
+	}
 	if nack {
+		if _, open := s.nacks[key]; !open {
+			s.metrics.nacks.WithLabelValues(shortType(typeURL)).Inc()
+			s.log.Warn("configuration rejected", "node", node.Id, "type", shortType(typeURL), "accepted_version", version, "error", detail)
+		}
 		s.nacks[key] = NACK{Node: node.Id, TypeURL: typeURL, Resources: slices.Clone(names), Version: version, Error: detail, At: time.Now()}
-		s.metrics.nacks.WithLabelValues(shortType(typeURL)).Inc()
-		s.log.Warn("configuration rejected", "node", node.Id, "type", shortType(typeURL), "accepted_version", version, "error", detail)
+		s.revert(n, typeURL)
 		return
 	}
-	if n := s.nodes[node.Id]; n != nil && version != "" && version == n.versions[typeURL] {
+	if n != nil && nonce != "" {
+		if delivered, ok := n.sent[nonce]; ok {
+			delete(n.sent, nonce)
+			if !nack {
+				if n.ackedNames[typeURL] == nil {
+					n.ackedNames[typeURL] = map[string]bool{}
+				}
+				for _, name := range delivered {
+					n.ackedNames[typeURL][name] = true
+				}
+			}
+		}
+	}
+	if n != nil && n.snap != nil && version != "" && version == n.versions[typeURL] {
 		delete(s.nacks, key)
+		n.acked[typeURL] = n.snap.Resources[cachev3.GetResponseType(typeURL)]
+		s.log.Debug("ack", "node", node.Id, "type", shortType(typeURL), "version", version, "pending", n.pending)
+		if n.pending && s.warmedUp(n) {
+			if err := s.setSnapshot(context.Background(), node.Id); err != nil {
+				s.log.Warn("cannot set the snapshot after a warm-up", "node", node.Id, "error", err)
+			}
+			return
+		}
+		s.retire(n)
 	}
 }
 
-// response records a push and its latency from the Update that caused it.
-func (s *Server) response(streamID int64, typeURL, version string) {
+// response records a push, which names it carried (to know, at the ACK
+// of its nonce, what the node has) and its latency from the Update that
+// caused it.
+func (s *Server) response(streamID int64, typeURL, version, nonce string, requested []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.metrics.pushes.WithLabelValues(shortType(typeURL)).Inc()
 	n := s.nodes[s.streams[streamID]]
 	if n == nil {
 		return
+	}
+	if nonce != "" && n.snap != nil {
+		var names []string
+		for name := range n.snap.GetResources(typeURL) {
+			if len(requested) == 0 || slices.Contains(requested, name) {
+				names = append(names, name)
+			}
+		}
+		if len(n.sent) > 64 {
+			clear(n.sent) // a node that never acknowledges
+		}
+		n.sent[nonce] = names
 	}
 	if at, ok := n.setAt[typeURL]; ok && (version == "" || version == n.versions[typeURL]) {
 		s.metrics.latency.WithLabelValues(shortType(typeURL)).Observe(time.Since(at).Seconds())
@@ -108,11 +153,11 @@ func (s *Server) callbacks() serverv3.Callbacks {
 			if req.ErrorDetail != nil {
 				detail = req.ErrorDetail.Message
 			}
-			s.request(id, req.Node, req.TypeUrl, req.VersionInfo, req.ResourceNames, detail, req.ErrorDetail != nil)
+			s.request(id, req.Node, req.TypeUrl, req.VersionInfo, req.ResponseNonce, req.ResourceNames, detail, req.ErrorDetail != nil)
 			return nil
 		},
-		StreamResponseFunc: func(_ context.Context, id int64, _ *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
-			s.response(id, resp.TypeUrl, resp.VersionInfo)
+		StreamResponseFunc: func(_ context.Context, id int64, req *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
+			s.response(id, resp.TypeUrl, resp.VersionInfo, resp.Nonce, req.GetResourceNames())
 		},
 		StreamDeltaRequestFunc: func(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
 			detail := ""
@@ -121,11 +166,18 @@ func (s *Server) callbacks() serverv3.Callbacks {
 			}
 			// An incremental request carries no version; an ACK closes the
 			// type's NACK once the node has the current resources.
-			s.request(id, req.Node, req.TypeUrl, s.currentVersion(req.Node, req.TypeUrl, req.ErrorDetail != nil), req.ResourceNamesSubscribe, detail, req.ErrorDetail != nil)
+			s.request(id, req.Node, req.TypeUrl, s.currentVersion(req.Node, req.TypeUrl, req.ErrorDetail != nil), req.ResponseNonce, req.ResourceNamesSubscribe, detail, req.ErrorDetail != nil)
 			return nil
 		},
 		StreamDeltaResponseFunc: func(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
-			s.response(id, resp.TypeUrl, "")
+			names := make([]string, 0, len(resp.Resources))
+			for _, r := range resp.Resources {
+				names = append(names, r.Name)
+			}
+			if len(names) == 0 {
+				names = []string{"\x00none"} // only removals: restrict to nothing
+			}
+			s.response(id, resp.TypeUrl, "", resp.Nonce, names)
 		},
 	}
 }
@@ -149,4 +201,52 @@ func (s *Server) closed(id int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.streams, id)
+}
+
+// revert puts back, in the node's snapshot, the resources of typeURL it
+// last accepted, so that the rejected ones are not sent again and again
+// (the node's NACK names the version it still runs, which would otherwise
+// never match the snapshot's); the next Update sets a new snapshot. A node
+// that never accepted that type keeps the rejected resources. Must hold
+// s.mu.
+func (s *Server) revert(n *nodeState, typeURL string) {
+	if n == nil || n.snap == nil {
+		return
+	}
+	acked, ok := n.acked[typeURL]
+	if !ok {
+		return
+	}
+	next := *n.snap
+	next.Resources[cachev3.GetResponseType(typeURL)] = acked
+	next.VersionMap = nil
+	if err := next.ConstructVersionMap(); err != nil {
+		s.log.Warn("cannot revert a rejected push", "node", n.node.Id, "error", err)
+		return
+	}
+	n.snap = &next
+	n.versions[typeURL] = acked.Version
+	if err := s.cache.SetSnapshot(context.Background(), n.node.Id, &next); err != nil {
+		s.log.Warn("cannot revert a rejected push", "node", n.node.Id, "error", err)
+	}
+}
+
+// retire drops the clusters kept for make before break once the node runs
+// the current listeners and routes. Must hold s.mu.
+func (s *Server) retire(n *nodeState) {
+	if len(n.retiring) == 0 {
+		return
+	}
+	if n.pending {
+		return
+	}
+	for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType} {
+		if n.subscribed[typ] && n.acked[typ].Version != n.versions[typ] {
+			return
+		}
+	}
+	n.dropRetiring = true
+	if err := s.setSnapshot(context.Background(), n.node.Id); err != nil {
+		s.log.Warn("cannot drop retired clusters", "node", n.node.Id, "error", err)
+	}
 }

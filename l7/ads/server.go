@@ -9,13 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
@@ -51,6 +55,11 @@ type Options struct {
 	// Gateways says which Gateways ("namespace/name") a node serves; nil
 	// serves every Gateway to every node.
 	Gateways func(node *corev3.Node) []string
+	// Proxyless says whether a node is a proxyless gRPC client, which gets
+	// the gRPC projection (xds.TranslateGRPC) instead of the Envoy
+	// resources; nil takes the node's user agent: names starting with
+	// "gRPC" (grpc-go says "gRPC Go") are proxyless.
+	Proxyless func(node *corev3.Node) bool
 	// Translate configures the IR to xDS translation.
 	Translate xds.Options
 	// Logger receives the server's logs; nil discards them.
@@ -74,6 +83,7 @@ type Server struct {
 	// res holds the resources of each Gateway; structure is the hash of the
 	// last IR without its endpoints (the endpoint fast path compares it).
 	res       map[string]*xds.Resources
+	grpcRes   *xds.Resources
 	backends  map[string]*gatewayapi.Backend
 	structure [sha256.Size]byte
 	haveIR    bool
@@ -83,8 +93,27 @@ type Server struct {
 }
 
 type nodeState struct {
-	node     *corev3.Node
-	gateways []string
+	node      *corev3.Node
+	proxyless bool
+	gateways  []string
+	// snap is the snapshot last set; acked holds, by type URL, the
+	// resources the node last accepted.
+	snap  *cachev3.Snapshot
+	acked map[string]cachev3.Resources
+	// subscribed holds the types the node has asked for; pending is set
+	// while a warm-up snapshot stands in for the desired one.
+	subscribed map[string]bool
+	pending    bool
+	// dropRetiring makes the next snapshot leave the retiring clusters out.
+	dropRetiring bool
+	// sent holds the resource names of each response by nonce until the
+	// node acknowledges it; ackedNames the names the node has acknowledged,
+	// by type.
+	sent       map[string][]string
+	ackedNames map[string]map[string]bool
+	// retiring holds clusters (and their endpoint assignments) kept after
+	// the routes stopped using them, until the node accepts those routes.
+	retiring map[string][2]types.Resource
 	// versions of the snapshot last set, by type URL, and when.
 	versions map[string]string
 	setAt    map[string]time.Time
@@ -111,8 +140,15 @@ func New(opts Options) (*Server, error) {
 		opts: opts, log: log, lis: lis, metrics: m,
 		res: map[string]*xds.Resources{}, backends: map[string]*gatewayapi.Backend{},
 		nodes: map[string]*nodeState{}, nacks: map[nackKey]NACK{}, streams: map[int64]string{},
+		grpcRes: &xds.Resources{},
 	}
-	s.cache = cachev3.NewSnapshotCache(true, cachev3.IDHash{}, cacheLogger{log})
+	if s.opts.Proxyless == nil {
+		s.opts.Proxyless = func(n *corev3.Node) bool { return strings.HasPrefix(n.GetUserAgentName(), "gRPC") }
+	}
+	// Not in the cache's ADS mode, which answers a request for some of a
+	// type's resources only once it names all of them: a gRPC client asks
+	// for the clusters of the one target it dials.
+	s.cache = cachev3.NewSnapshotCache(false, cachev3.IDHash{}, cacheLogger{log})
 	s.xds = serverv3.NewServer(context.Background(), s.cache, s.callbacks())
 	return s, nil
 }
@@ -172,7 +208,10 @@ func (s *Server) Update(ctx context.Context, ir *gatewayapi.IR) error {
 		s.metrics.translations.WithLabelValues("endpoints").Inc()
 	} else {
 		var res map[string]*xds.Resources
+		var gerr error
 		res, terr = xds.Translate(ir, s.opts.Translate)
+		s.grpcRes, gerr = xds.TranslateGRPC(ir, s.opts.Translate)
+		terr = errors.Join(terr, gerr)
 		s.res = res
 		s.metrics.translations.WithLabelValues("full").Inc()
 	}
@@ -196,7 +235,9 @@ func (s *Server) updateEndpoints(ir *gatewayapi.IR) error {
 		byName[b.Name] = b
 	}
 	var errs []error
-	for gw, r := range s.res {
+	all := maps.Clone(s.res)
+	all[grpcProjection] = s.grpcRes
+	for gw, r := range all {
 		next := *r
 		next.Endpoints = nil
 		for _, c := range r.Clusters {
@@ -211,10 +252,17 @@ func (s *Server) updateEndpoints(ir *gatewayapi.IR) error {
 			}
 			next.Endpoints = append(next.Endpoints, cla)
 		}
-		s.res[gw] = &next
+		if gw == grpcProjection {
+			s.grpcRes = &next
+		} else {
+			s.res[gw] = &next
+		}
 	}
 	return errors.Join(errs...)
 }
+
+// grpcProjection names the gRPC projection among the Gateways' resources.
+const grpcProjection = "\x00grpc"
 
 // structureHash hashes the IR without endpoints.
 func structureHash(ir *gatewayapi.IR) ([sha256.Size]byte, error) {
@@ -242,51 +290,184 @@ func (s *Server) gatewaysOf(node *corev3.Node) []string {
 	return slices.Compact(gws)
 }
 
+// resourceSet holds resources by type URL and name.
+type resourceSet map[string]map[string]types.Resource
+
+func (r resourceSet) add(typ, name string, m types.Resource) {
+	if r[typ] == nil {
+		r[typ] = map[string]types.Resource{}
+	}
+	r[typ][name] = m
+}
+
+var snapshotTypes = []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType}
+
 // setSnapshot builds and sets the snapshot of one node. Each type's
 // version is a hash of its resources, so a type whose resources did not
-// change keeps its version and is not pushed again. Must hold s.mu.
+// change keeps its version and is not pushed again. Changes are made
+// before break: new clusters first (see warmup), old clusters last (see
+// retiring). Must hold s.mu.
 func (s *Server) setSnapshot(ctx context.Context, id string) error {
 	n := s.nodes[id]
+	desired := s.desired(n)
+	if warm := s.warmup(n, desired); warm != nil {
+		s.log.Debug("warming new clusters up", "node", id)
+		n.pending = true
+		return s.apply(ctx, n, warm)
+	}
+	n.pending = false
+	return s.apply(ctx, n, desired)
+}
+
+// desired is what the node should run: the resources of its Gateways (or
+// the gRPC projection) plus the clusters still retiring.
+func (s *Server) desired(n *nodeState) resourceSet {
 	gws := n.gateways
 	if s.opts.Gateways == nil {
 		gws = sortedKeys(s.res)
 	}
-	merged := map[string]map[string]types.Resource{}
-	add := func(typ string, name string, m types.Resource) {
-		if merged[typ] == nil {
-			merged[typ] = map[string]types.Resource{}
-		}
-		merged[typ][name] = m
+	source := s.res
+	if n.proxyless {
+		source = map[string]*xds.Resources{grpcProjection: s.grpcRes}
+		gws = []string{grpcProjection}
 	}
+	set := resourceSet{}
 	for _, gw := range gws {
-		r := s.res[gw]
+		r := source[gw]
 		if r == nil {
 			continue
 		}
 		for _, m := range r.Listeners {
-			add(resourcev3.ListenerType, m.Name, m)
+			set.add(resourcev3.ListenerType, m.Name, m)
 		}
 		for _, m := range r.Routes {
-			add(resourcev3.RouteType, m.Name, m)
+			set.add(resourcev3.RouteType, m.Name, m)
 		}
 		for _, m := range r.Clusters {
-			add(resourcev3.ClusterType, m.Name, m)
+			set.add(resourcev3.ClusterType, m.Name, m)
 		}
 		for _, m := range r.Endpoints {
-			add(resourcev3.EndpointType, m.ClusterName, m)
+			set.add(resourcev3.EndpointType, m.ClusterName, m)
 		}
 		for _, m := range r.Secrets {
-			add(resourcev3.SecretType, m.Name, m)
+			set.add(resourcev3.SecretType, m.Name, m)
 		}
 	}
+	// Make before break, the removing half: a cluster the node had and
+	// the new routes no longer use stays, with its endpoints, until the
+	// node has accepted listeners and routes without it (retire), so that
+	// requests still routed to it meanwhile do not fail.
+	// A node that takes no listeners or routes has nothing routed to them.
+	routes := n.subscribed[resourcev3.ListenerType] || n.subscribed[resourcev3.RouteType]
+	if !routes || n.dropRetiring {
+		// Nothing can be routed to them any more (retire).
+		clear(n.retiring)
+		routes, n.dropRetiring = false, false
+	}
+	if n.snap != nil && routes {
+		prevEndpoints := n.snap.GetResources(resourcev3.EndpointType)
+		for name, c := range n.snap.GetResources(resourcev3.ClusterType) {
+			if _, ok := set[resourcev3.ClusterType][name]; ok {
+				continue
+			}
+			if _, ok := n.retiring[name]; !ok {
+				n.retiring[name] = [2]types.Resource{c, prevEndpoints[name]}
+			}
+		}
+	}
+	for name, r := range n.retiring {
+		if _, ok := set[resourcev3.ClusterType][name]; ok {
+			delete(n.retiring, name) // used again
+			continue
+		}
+		set.add(resourcev3.ClusterType, name, r[0])
+		if r[1] != nil {
+			set.add(resourcev3.EndpointType, name, r[1])
+		}
+	}
+	return set
+}
+
+// warmup is the adding half of make before break, for Envoy. When the
+// desired resources use clusters the node does not have yet, it first gets
+// a snapshot with the new clusters and endpoints but the listeners and
+// routes it runs now; once it has accepted those (request, warmedUp), it
+// gets the desired snapshot. Envoy warms a new cluster before routes may
+// use it, so a route never points at a cluster it lacks (which would be
+// answered 500). A gRPC client needs no warm-up: it fetches the clusters
+// a new route configuration names, and waits for them, before it applies
+// it. warmup returns nil when no warm-up is needed.
+func (s *Server) warmup(n *nodeState, desired resourceSet) resourceSet {
+	if n.proxyless {
+		return nil
+	}
+	ackedListeners, okL := n.acked[resourcev3.ListenerType]
+	ackedRoutes, okR := n.acked[resourcev3.RouteType]
+	if !okL && !okR {
+		return nil // the node runs nothing yet
+	}
+	have := n.acked[resourcev3.ClusterType].Items
+	var fresh []string
+	for name := range desired[resourcev3.ClusterType] {
+		if _, ok := have[name]; !ok {
+			fresh = append(fresh, name)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	slices.Sort(fresh)
+	warm := resourceSet{}
+	for typ, m := range desired {
+		warm[typ] = m
+	}
+	if okL {
+		warm[resourcev3.ListenerType] = map[string]types.Resource{}
+		for name, r := range ackedListeners.Items {
+			warm[resourcev3.ListenerType][name] = r.Resource
+		}
+	}
+	if okR {
+		warm[resourcev3.RouteType] = map[string]types.Resource{}
+		for name, r := range ackedRoutes.Items {
+			warm[resourcev3.RouteType][name] = r.Resource
+		}
+	}
+	return warm
+}
+
+// warmedUp reports whether the node has accepted the warm-up snapshot's
+// clusters and endpoints, of the types it subscribes to.
+func (s *Server) warmedUp(n *nodeState) bool {
+	for _, typ := range []string{resourcev3.ClusterType, resourcev3.EndpointType} {
+		if n.subscribed[typ] && n.acked[typ].Version != n.versions[typ] {
+			return false
+		}
+	}
+	// Endpoints are asked for by name: the node must have acknowledged a
+	// response carrying every cluster's.
+	if n.subscribed[resourcev3.EndpointType] {
+		for name := range n.snap.GetResources(resourcev3.ClusterType) {
+			if !n.ackedNames[resourcev3.EndpointType][name] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// apply versions a resource set, checks it and sets it as the node's
+// snapshot.
+func (s *Server) apply(ctx context.Context, n *nodeState, set resourceSet) error {
+	id := n.node.Id
 	snap := &cachev3.Snapshot{}
 	versions := map[string]string{}
-	for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType} {
-		names := sortedKeys(merged[typ])
+	for _, typ := range snapshotTypes {
+		names := sortedKeys(set[typ])
 		items := make([]types.Resource, 0, len(names))
 		h := sha256.New()
 		for _, name := range names {
-			m := merged[typ][name]
+			m := set[typ][name]
 			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 			if err != nil {
 				return fmt.Errorf("ads: marshal %s %s: %w", typ, name, err)
@@ -299,7 +480,12 @@ func (s *Server) setSnapshot(ctx context.Context, id string) error {
 		versions[typ] = v
 		snap.Resources[cachev3.GetResponseType(typ)] = cachev3.NewResources(v, items)
 	}
-	if err := snap.Consistent(); err != nil {
+	consistent := snap.Consistent
+	if n.proxyless {
+		// go-control-plane's check does not look into api_listeners.
+		consistent = func() error { return projectionConsistent(set) }
+	}
+	if err := consistent(); err != nil {
 		s.metrics.inconsistent.Inc()
 		return fmt.Errorf("ads: node %s: snapshot not consistent, keeping the last one: %w", id, err)
 	}
@@ -313,6 +499,14 @@ func (s *Server) setSnapshot(ctx context.Context, id string) error {
 		}
 	}
 	n.versions = versions
+	n.snap = snap
+	for typ, v := range versions {
+		// The node runs this version already (the Update went back to what
+		// it accepted before a rejected push): nothing is open any more.
+		if a, ok := n.acked[typ]; ok && a.Version == v {
+			delete(s.nacks, nackKey{id, typ})
+		}
+	}
 	if err := s.cache.SetSnapshot(ctx, id, snap); err != nil {
 		return fmt.Errorf("ads: node %s: set snapshot: %w", id, err)
 	}
@@ -329,7 +523,10 @@ func (s *Server) nodeSeen(node *corev3.Node) {
 	if _, ok := s.nodes[node.Id]; ok {
 		return
 	}
-	s.nodes[node.Id] = &nodeState{node: node, gateways: s.gatewaysOf(node), versions: map[string]string{}, setAt: map[string]time.Time{}}
+	s.nodes[node.Id] = &nodeState{node: node, proxyless: s.opts.Proxyless(node), gateways: s.gatewaysOf(node),
+		versions: map[string]string{}, setAt: map[string]time.Time{}, acked: map[string]cachev3.Resources{},
+		subscribed: map[string]bool{}, retiring: map[string][2]types.Resource{},
+		sent: map[string][]string{}, ackedNames: map[string]map[string]bool{}}
 	s.metrics.nodes.Set(float64(len(s.nodes)))
 	if err := s.setSnapshot(context.Background(), node.Id); err != nil {
 		s.log.Warn("no snapshot for a new node", "node", node.Id, "error", err)
@@ -352,3 +549,36 @@ func (c cacheLogger) Debugf(f string, a ...any) { c.l.Debug(fmt.Sprintf(f, a...)
 func (c cacheLogger) Infof(f string, a ...any)  { c.l.Debug(fmt.Sprintf(f, a...)) }
 func (c cacheLogger) Warnf(f string, a ...any)  { c.l.Warn(fmt.Sprintf(f, a...)) }
 func (c cacheLogger) Errorf(f string, a ...any) { c.l.Error(fmt.Sprintf(f, a...)) }
+
+// projectionConsistent checks a gRPC client's resources: every
+// api_listener's route configuration exists and is used, and every cluster
+// has its endpoint assignment.
+func projectionConsistent(set resourceSet) error {
+	routes := map[string]bool{}
+	for name := range set[resourcev3.RouteType] {
+		routes[name] = false
+	}
+	for name, m := range set[resourcev3.ListenerType] {
+		l := m.(*listenerv3.Listener)
+		var hcm hcmv3.HttpConnectionManager
+		if err := l.GetApiListener().GetApiListener().UnmarshalTo(&hcm); err != nil {
+			return fmt.Errorf("listener %s: %w", name, err)
+		}
+		rc := hcm.GetRds().GetRouteConfigName()
+		if _, ok := routes[rc]; !ok {
+			return fmt.Errorf("listener %s: no route configuration %s", name, rc)
+		}
+		routes[rc] = true
+	}
+	for name, used := range routes {
+		if !used {
+			return fmt.Errorf("route configuration %s: no listener uses it", name)
+		}
+	}
+	for name := range set[resourcev3.ClusterType] {
+		if _, ok := set[resourcev3.EndpointType][name]; !ok {
+			return fmt.Errorf("cluster %s: no endpoint assignment", name)
+		}
+	}
+	return nil
+}

@@ -2,11 +2,14 @@ package ads_test
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"testing"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -48,6 +51,9 @@ func startServer(t *testing.T, opts ads.Options) *fixture {
 	reg := prometheus.NewRegistry()
 	opts.Listen = "127.0.0.1:0"
 	opts.Registerer = reg
+	if os.Getenv("ENIWAY_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	srv, err := ads.New(opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,7 +77,8 @@ func dial(t *testing.T, srv *ads.Server, nodeID string) *sotw {
 	t.Helper()
 	conn, err := grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
+	// A deadline, so that a response that never comes fails the test.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, conn.Close())
@@ -118,6 +125,7 @@ func TestStateOfTheWorld(t *testing.T) {
 		require.NoError(t, a.UnmarshalTo(&l))
 		listeners = append(listeners, l.Name)
 	}
+	slices.Sort(listeners) // a response's order is the cache's map order
 	require.Equal(t, []string{"default/cilium-gateway/443", "default/cilium-gateway/80"}, listeners)
 	c.ack(lds, nil)
 
@@ -193,6 +201,11 @@ func TestStateOfTheWorld(t *testing.T) {
 	require.Equal(t, resourcev3.RouteType, n.TypeURL)
 	require.Contains(t, n.Error, "unknown cluster")
 	require.Equal(t, 1.0, counter(t, f.reg, "eniway_xds_nacks_total", "RouteConfiguration"))
+
+	// The next Update brings other routes; accepting them closes the NACK.
+	require.NoError(t, f.srv.Update(t.Context(), ir2))
+	next = c.recv()
+	require.Equal(t, resourcev3.RouteType, next.TypeUrl)
 	c.ack(next, rdsNames)
 	require.Eventually(t, func() bool { return len(f.srv.NACKs()) == 0 }, 5*time.Second, 10*time.Millisecond)
 }
@@ -281,4 +294,102 @@ func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64
 		}
 	}
 	return 0
+}
+
+// TestMakeBeforeBreak switches a route from one cluster to another for an
+// Envoy node and checks the order of what it gets: the new cluster and its
+// endpoints first (old routes kept), the new routes once it has accepted
+// them, and the old cluster removed only after it has accepted the routes.
+func TestMakeBeforeBreak(t *testing.T) {
+	only := func(keep string) *gatewayapi.IR {
+		ir := canaryIR(t)
+		for _, g := range ir.Gateways {
+			for _, p := range g.Ports {
+				for _, l := range p.Listeners {
+					for _, vh := range l.VirtualHosts {
+						for _, r := range vh.Routes {
+							var bs []*gatewayapi.WeightedBackend
+							for _, b := range r.Action.Backends {
+								if b.Backend == keep {
+									bs = append(bs, b)
+								}
+							}
+							r.Action.Backends = bs
+						}
+					}
+				}
+			}
+		}
+		var backends []*gatewayapi.Backend
+		for _, b := range ir.Backends {
+			if b.Name == keep {
+				backends = append(backends, b)
+			}
+		}
+		ir.Backends = backends
+		return ir
+	}
+	const stable, canary = "production/api-v2-stable:8080", "production/api-v2-canary:8080"
+	f := startServer(t, ads.Options{})
+	require.NoError(t, f.srv.Update(t.Context(), only(stable)))
+	c := dial(t, f.srv, "envoy-1")
+	clusterNames := func(resp *discoveryv3.DiscoveryResponse) []string {
+		var out []string
+		for _, a := range resp.Resources {
+			var cl clusterv3.Cluster
+			require.NoError(t, a.UnmarshalTo(&cl))
+			out = append(out, cl.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	c.send(resourcev3.ListenerType, "", "", nil, "")
+	c.ack(c.recv(), nil)
+	c.send(resourcev3.ClusterType, "", "", nil, "")
+	cds := c.recv()
+	require.Equal(t, []string{stable}, clusterNames(cds))
+	c.ack(cds, nil)
+	rdsNames := []string{"default/cilium-gateway/listener/https", "default/cilium-gateway/port/80"}
+	c.send(resourcev3.RouteType, "", "", rdsNames, "")
+	c.ack(c.recv(), rdsNames)
+	c.send(resourcev3.EndpointType, "", "", []string{stable}, "")
+	c.ack(c.recv(), []string{stable})
+
+	require.NoError(t, f.srv.Update(t.Context(), only(canary)))
+	// 1. Clusters first: the new one added, the old one kept, and the
+	// endpoints (the open endpoint request gets its new version); no routes.
+	first := map[string]*discoveryv3.DiscoveryResponse{}
+	for range 2 {
+		r := c.recv()
+		first[r.TypeUrl] = r
+	}
+	cds = first[resourcev3.ClusterType]
+	require.NotNil(t, cds, "clusters before routes")
+	require.Equal(t, []string{canary, stable}, clusterNames(cds))
+	require.Contains(t, first, resourcev3.EndpointType)
+	c.ack(cds, nil)
+	both := []string{canary, stable}
+	c.ack(first[resourcev3.EndpointType], both) // and ask for the new cluster's
+	eds := c.recv()
+	require.Equal(t, resourcev3.EndpointType, eds.TypeUrl)
+	require.Len(t, eds.Resources, 2)
+	c.ack(eds, both)
+	// 2. Then the routes.
+	rds := c.recv()
+	require.Equal(t, resourcev3.RouteType, rds.TypeUrl)
+	var rc routev3.RouteConfiguration
+	require.NoError(t, rds.Resources[0].UnmarshalTo(&rc))
+	require.Equal(t, canary, rc.VirtualHosts[0].Routes[0].GetRoute().GetCluster())
+	c.ack(rds, rdsNames)
+	// 3. The old cluster (and its endpoints) go once the routes are
+	// accepted.
+	last := map[string]*discoveryv3.DiscoveryResponse{}
+	for range 2 {
+		r := c.recv()
+		last[r.TypeUrl] = r
+	}
+	require.Contains(t, last, resourcev3.ClusterType)
+	require.Equal(t, []string{canary}, clusterNames(last[resourcev3.ClusterType]))
+	require.Contains(t, last, resourcev3.EndpointType)
+	require.Len(t, last[resourcev3.EndpointType].Resources, 1)
 }

@@ -19,9 +19,12 @@ import (
 	"github.com/eniway/eniway/l7/xds"
 )
 
+// grpcKey holds the gRPC projection among the Gateways' resources.
+const grpcKey = "~grpc"
+
 var update = flag.Bool("update", false, "rewrite testdata/<case>.<type>.yaml and delete orphans")
 
-var kinds = []string{"listeners", "routes", "clusters", "endpoints", "secrets"}
+var kinds = []string{"listeners", "routes", "clusters", "endpoints", "secrets", "grpc"}
 
 // render writes resources as YAML: protojson (stable field names, Any
 // types spelled out) re-encoded as YAML, one list per resource type, the
@@ -40,6 +43,9 @@ func render(t *testing.T, all map[string]*xds.Resources) map[string][]byte {
 		var buf bytes.Buffer
 		for _, gw := range keys {
 			r := all[gw]
+			if (gw == grpcKey) != (kind == "grpc") {
+				continue
+			}
 			var msgs []proto.Message
 			switch kind {
 			case "listeners":
@@ -62,11 +68,27 @@ func render(t *testing.T, all map[string]*xds.Resources) map[string][]byte {
 				for _, m := range r.Secrets {
 					msgs = append(msgs, m)
 				}
+			case "grpc":
+				// The gRPC projection's own resources (its clusters and
+				// endpoints are those of the Envoy resources).
+				if gw != grpcKey {
+					continue
+				}
+				for _, m := range r.Listeners {
+					msgs = append(msgs, m)
+				}
+				for _, m := range r.Routes {
+					msgs = append(msgs, m)
+				}
 			}
 			if len(msgs) == 0 {
 				continue
 			}
-			buf.WriteString("# Gateway " + gw + "\n")
+			if gw == grpcKey {
+				buf.WriteString("# gRPC projection\n")
+			} else {
+				buf.WriteString("# Gateway " + gw + "\n")
+			}
 			for _, m := range msgs {
 				js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 				require.NoError(t, err)
@@ -102,6 +124,9 @@ func TestGolden(t *testing.T) {
 			require.NoError(t, err)
 			again, err := xds.Translate(res.IR, xds.Options{})
 			require.NoError(t, err)
+			grpcRes, err := xds.TranslateGRPC(res.IR, xds.Options{})
+			require.NoError(t, err)
+			all[grpcKey], again[grpcKey] = grpcRes, grpcRes
 			got := render(t, all)
 			require.Equal(t, got, render(t, again), "translation is not deterministic")
 			for _, kind := range kinds {

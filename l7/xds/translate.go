@@ -785,10 +785,9 @@ func ClusterLoadAssignment(b *gatewayapi.Backend) (*endpointv3.ClusterLoadAssign
 	for _, e := range b.Endpoints {
 		z := byZone[e.Zone]
 		if z == nil {
-			z = &endpointv3.LocalityLbEndpoints{}
-			if e.Zone != "" {
-				z.Locality = &corev3.Locality{Zone: e.Zone}
-			}
+			// Every locality has an ID (gRPC clients reject one without)
+			// and a weight (they skip weight 0): its endpoint count.
+			z = &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Zone: e.Zone}}
 			byZone[e.Zone] = z
 			zones = append(zones, e.Zone)
 		}
@@ -801,7 +800,9 @@ func ClusterLoadAssignment(b *gatewayapi.Backend) (*endpointv3.ClusterLoadAssign
 	}
 	slices.Sort(zones)
 	for _, z := range zones {
-		cla.Endpoints = append(cla.Endpoints, byZone[z])
+		l := byZone[z]
+		l.LoadBalancingWeight = wrapperspb.UInt32(uint32(len(l.LbEndpoints)))
+		cla.Endpoints = append(cla.Endpoints, l)
 	}
 	if err := cla.ValidateAll(); err != nil {
 		return nil, err
