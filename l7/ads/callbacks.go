@@ -2,6 +2,7 @@ package ads
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -64,7 +65,19 @@ func (s *Server) request(streamID int64, node *corev3.Node, typeURL, version, no
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer func() {
+		q := s.takeQueue()
+		s.mu.Unlock()
+		if len(q) > 0 {
+			// Not here: this goroutine serves the node's stream, which
+			// setting its snapshot may wait for.
+			go func() {
+				if err := s.flush(context.Background(), q); err != nil {
+					s.log.Warn("cannot set a snapshot", "node", node.Id, "error", err)
+				}
+			}()
+		}
+	}()
 	s.streams[streamID] = node.Id
 	key := nackKey{node.Id, typeURL}
 	n := s.nodes[node.Id]
@@ -219,16 +232,21 @@ func (s *Server) revert(n *nodeState, typeURL string) {
 	}
 	next := *n.snap
 	next.Resources[cachev3.GetResponseType(typeURL)] = acked
-	next.VersionMap = nil
-	if err := next.ConstructVersionMap(); err != nil {
-		s.log.Warn("cannot revert a rejected push", "node", n.node.Id, "error", err)
-		return
+	next.VersionMap = maps.Clone(n.snap.VersionMap)
+	perResource := map[string]string{}
+	for name, r := range acked.Items {
+		h, err := s.resourceHash(r.Resource)
+		if err != nil {
+			s.log.Warn("cannot revert a rejected push", "node", n.node.Id, "error", err)
+			return
+		}
+		perResource[name] = h
 	}
+	next.VersionMap[typeURL] = perResource
 	n.snap = &next
 	n.versions[typeURL] = acked.Version
-	if err := s.cache.SetSnapshot(context.Background(), n.node.Id, &next); err != nil {
-		s.log.Warn("cannot revert a rejected push", "node", n.node.Id, "error", err)
-	}
+	n.seq++
+	s.queue = append(s.queue, queued{id: n.node.Id, seq: n.seq, snap: &next})
 }
 
 // retire drops the clusters kept for make before break once the node runs

@@ -88,8 +88,16 @@ type Server struct {
 	structure [sha256.Size]byte
 	haveIR    bool
 	nodes     map[string]*nodeState
-	nacks     map[nackKey]NACK
-	streams   map[int64]string // stream ID -> node ID
+	// queue holds snapshots built under mu and not yet set (flush).
+	queue []queued
+	// hashes caches resourceHash; a full translation starts it afresh.
+	hashes map[types.Resource]string
+	// setMu serializes setting snapshots in the cache; applied is the
+	// sequence number of the last snapshot set per node.
+	setMu   sync.Mutex
+	applied map[string]uint64
+	nacks   map[nackKey]NACK
+	streams map[int64]string // stream ID -> node ID
 }
 
 type nodeState struct {
@@ -106,6 +114,8 @@ type nodeState struct {
 	pending    bool
 	// dropRetiring makes the next snapshot leave the retiring clusters out.
 	dropRetiring bool
+	// seq numbers the snapshots built for the node.
+	seq uint64
 	// sent holds the resource names of each response by nonce until the
 	// node acknowledges it; ackedNames the names the node has acknowledged,
 	// by type.
@@ -140,7 +150,7 @@ func New(opts Options) (*Server, error) {
 		opts: opts, log: log, lis: lis, metrics: m,
 		res: map[string]*xds.Resources{}, backends: map[string]*gatewayapi.Backend{},
 		nodes: map[string]*nodeState{}, nacks: map[nackKey]NACK{}, streams: map[int64]string{},
-		grpcRes: &xds.Resources{},
+		grpcRes: &xds.Resources{}, applied: map[string]uint64{}, hashes: map[types.Resource]string{},
 	}
 	if s.opts.Proxyless == nil {
 		s.opts.Proxyless = func(n *corev3.Node) bool { return strings.HasPrefix(n.GetUserAgentName(), "gRPC") }
@@ -201,7 +211,6 @@ func (s *Server) Update(ctx context.Context, ir *gatewayapi.IR) error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var terr error
 	if s.haveIR && structure == s.structure {
 		terr = s.updateEndpoints(ir)
@@ -210,6 +219,7 @@ func (s *Server) Update(ctx context.Context, ir *gatewayapi.IR) error {
 		var res map[string]*xds.Resources
 		var gerr error
 		res, terr = xds.Translate(ir, s.opts.Translate)
+		s.hashes = map[types.Resource]string{}
 		s.grpcRes, gerr = xds.TranslateGRPC(ir, s.opts.Translate)
 		terr = errors.Join(terr, gerr)
 		s.res = res
@@ -224,7 +234,10 @@ func (s *Server) Update(ctx context.Context, ir *gatewayapi.IR) error {
 	for _, id := range sortedKeys(s.nodes) {
 		errs = append(errs, s.setSnapshot(ctx, id))
 	}
-	s.log.Debug("updated", "gateways", len(ir.Gateways), "nodes", len(s.nodes), "took", time.Since(start), "error", terr)
+	q, nodes := s.takeQueue(), len(s.nodes)
+	s.mu.Unlock()
+	errs = append(errs, s.flush(ctx, q))
+	s.log.Debug("updated", "gateways", len(ir.Gateways), "nodes", nodes, "took", time.Since(start), "error", terr)
 	return errors.Join(append(errs, terr)...)
 }
 
@@ -460,25 +473,28 @@ func (s *Server) warmedUp(n *nodeState) bool {
 // snapshot.
 func (s *Server) apply(ctx context.Context, n *nodeState, set resourceSet) error {
 	id := n.node.Id
-	snap := &cachev3.Snapshot{}
+	snap := &cachev3.Snapshot{VersionMap: map[string]map[string]string{}}
 	versions := map[string]string{}
 	for _, typ := range snapshotTypes {
 		names := sortedKeys(set[typ])
 		items := make([]types.Resource, 0, len(names))
+		perResource := make(map[string]string, len(names))
 		h := sha256.New()
 		for _, name := range names {
 			m := set[typ][name]
-			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+			rh, err := s.resourceHash(m)
 			if err != nil {
 				return fmt.Errorf("ads: marshal %s %s: %w", typ, name, err)
 			}
 			h.Write([]byte(name))
-			h.Write(b)
+			h.Write([]byte(rh))
+			perResource[name] = rh
 			items = append(items, m)
 		}
 		v := hex.EncodeToString(h.Sum(nil))[:16]
 		versions[typ] = v
 		snap.Resources[cachev3.GetResponseType(typ)] = cachev3.NewResources(v, items)
+		snap.VersionMap[typ] = perResource
 	}
 	consistent := snap.Consistent
 	if n.proxyless {
@@ -488,9 +504,6 @@ func (s *Server) apply(ctx context.Context, n *nodeState, set resourceSet) error
 	if err := consistent(); err != nil {
 		s.metrics.inconsistent.Inc()
 		return fmt.Errorf("ads: node %s: snapshot not consistent, keeping the last one: %w", id, err)
-	}
-	if err := snap.ConstructVersionMap(); err != nil {
-		return fmt.Errorf("ads: node %s: %w", id, err)
 	}
 	now := time.Now()
 	for typ, v := range versions {
@@ -507,10 +520,66 @@ func (s *Server) apply(ctx context.Context, n *nodeState, set resourceSet) error
 			delete(s.nacks, nackKey{id, typ})
 		}
 	}
-	if err := s.cache.SetSnapshot(ctx, id, snap); err != nil {
-		return fmt.Errorf("ads: node %s: set snapshot: %w", id, err)
-	}
+	n.seq++
+	s.queue = append(s.queue, queued{id: id, seq: n.seq, snap: snap})
 	return nil
+}
+
+// resourceHash is the hash of a resource's deterministic serialization,
+// computed once per resource (translated resources are never modified): it
+// versions the resource for incremental xDS and its type for state of the
+// world. Must hold s.mu.
+func (s *Server) resourceHash(m types.Resource) (string, error) {
+	if h, ok := s.hashes[m]; ok {
+		return h, nil
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:12])
+	s.hashes[m] = h
+	return h, nil
+}
+
+// queued is a snapshot built under s.mu, to be set in the cache without
+// it (flush).
+type queued struct {
+	id   string
+	seq  uint64
+	snap *cachev3.Snapshot
+}
+
+// takeQueue returns the queued snapshots and empties the queue. Must hold
+// s.mu.
+func (s *Server) takeQueue() []queued {
+	q := s.queue
+	s.queue = nil
+	return q
+}
+
+// flush sets queued snapshots in the cache. It must not hold s.mu: setting a
+// snapshot hands responses to the node's stream, whose goroutine may be
+// waiting for s.mu in a callback. setMu keeps the order: a snapshot older
+// than one already set for its node is dropped.
+func (s *Server) flush(ctx context.Context, q []queued) error {
+	if len(q) == 0 {
+		return nil
+	}
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	var errs []error
+	for _, e := range q {
+		if e.seq <= s.applied[e.id] {
+			continue
+		}
+		s.applied[e.id] = e.seq
+		if err := s.cache.SetSnapshot(ctx, e.id, e.snap); err != nil {
+			errs = append(errs, fmt.Errorf("ads: node %s: set snapshot: %w", e.id, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // nodeSeen registers a node on its first request and gives it a snapshot.
@@ -519,8 +588,8 @@ func (s *Server) nodeSeen(node *corev3.Node) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.nodes[node.Id]; ok {
+		s.mu.Unlock()
 		return
 	}
 	s.nodes[node.Id] = &nodeState{node: node, proxyless: s.opts.Proxyless(node), gateways: s.gatewaysOf(node),
@@ -529,6 +598,13 @@ func (s *Server) nodeSeen(node *corev3.Node) {
 		sent: map[string][]string{}, ackedNames: map[string]map[string]bool{}}
 	s.metrics.nodes.Set(float64(len(s.nodes)))
 	if err := s.setSnapshot(context.Background(), node.Id); err != nil {
+		s.log.Warn("no snapshot for a new node", "node", node.Id, "error", err)
+	}
+	q := s.takeQueue()
+	s.mu.Unlock()
+	// The node's first request comes before the watch that this snapshot
+	// answers, so setting it here blocks nothing.
+	if err := s.flush(context.Background(), q); err != nil {
 		s.log.Warn("no snapshot for a new node", "node", node.Id, "error", err)
 	}
 }
