@@ -48,29 +48,22 @@ var translatorForbidden = []string{
 	"sigs.k8s.io/controller-runtime",
 }
 
-func TestTranslatorsStayPure(t *testing.T) {
-	for _, pkg := range translators {
-		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
-		require.NoError(t, err, "go list -deps %s: %s", pkg, out)
-		deps := strings.Fields(string(out))
-		require.Contains(t, deps, pkg)
-		for _, dep := range deps {
-			for _, bad := range translatorForbidden {
-				require.False(t, strings.HasPrefix(dep, bad), "%s depends on %s", pkg, dep)
-			}
-		}
-	}
-}
+func TestTranslatorsStayPure(t *testing.T) { checkDeps(t, translators, translatorForbidden) }
 
-func TestPurePackagesStayLight(t *testing.T) {
-	for _, pkg := range pure {
+func TestPurePackagesStayLight(t *testing.T) { checkDeps(t, pure, forbidden) }
+
+// checkDeps fails if a package of pkgs depends, directly or indirectly, on
+// an import path starting with one of bad.
+func checkDeps(t *testing.T, pkgs, bad []string) {
+	t.Helper()
+	for _, pkg := range pkgs {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
 		require.NoError(t, err, "go list -deps %s: %s", pkg, out)
 		deps := strings.Fields(string(out))
 		require.Contains(t, deps, pkg)
 		for _, dep := range deps {
-			for _, bad := range forbidden {
-				require.False(t, strings.HasPrefix(dep, bad), "%s depends on %s", pkg, dep)
+			for _, b := range bad {
+				require.False(t, strings.HasPrefix(dep, b), "%s depends on %s", pkg, dep)
 			}
 		}
 	}
