@@ -170,47 +170,67 @@ func sortByName[T metav1.Object](list []T) []T {
 	return list
 }
 
-// routes translates HTTPRoutes and GRPCRoutes, rejects the newer of an
-// HTTPRoute and a GRPCRoute that share a hostname on a listener, and emits
-// the rest into their listeners' virtual hosts.
+// routes translates HTTPRoutes, GRPCRoutes and TLSRoutes, rejects the newer
+// of an HTTPRoute and a GRPCRoute that share a hostname on a listener, and
+// emits the rest into their listeners' virtual hosts.
 func (t *translator) routes() {
 	var pending []*pendingRoute
-	for _, r := range sortByName(slices.DeleteFunc(slices.Clone(t.in.HTTPRoutes), func(r *gwv1.HTTPRoute) bool { return r == nil })) {
-		m := &routeMeta{kind: KindHTTPRoute, obj: r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
-		p := t.pending(m, &t.status.HTTPRoutes)
-		if p == nil {
-			continue
-		}
-		var invalid *routeProblem
-		p.routes, invalid, p.unresolved = t.httpRules(r)
-		p.invalid = cmp.Or(p.invalid, invalid)
-		pending = append(pending, p)
-	}
-	for _, r := range sortByName(slices.DeleteFunc(slices.Clone(t.in.GRPCRoutes), func(r *gwv1.GRPCRoute) bool { return r == nil })) {
-		m := &routeMeta{kind: KindGRPCRoute, obj: r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
-		p := t.pending(m, &t.status.GRPCRoutes)
-		if p == nil {
-			continue
-		}
-		var invalid *routeProblem
-		p.routes, invalid, p.unresolved = t.grpcRules(r)
-		p.invalid = cmp.Or(p.invalid, invalid)
-		pending = append(pending, p)
-	}
-	for _, r := range sortByName(slices.DeleteFunc(slices.Clone(t.in.TLSRoutes), func(r *gwv1.TLSRoute) bool { return r == nil })) {
-		m := &routeMeta{kind: KindTLSRoute, obj: r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
-		p := t.pending(m, &t.status.TLSRoutes)
-		if p == nil {
-			continue
-		}
-		var invalid *routeProblem
-		p.tls, invalid, p.unresolved = t.tlsRules(r)
-		p.invalid = cmp.Or(p.invalid, invalid)
-		pending = append(pending, p)
-	}
+	pending = collectRoutes(t, pending, t.in.HTTPRoutes, KindHTTPRoute, &t.status.HTTPRoutes,
+		func(r *gwv1.HTTPRoute) gwv1.CommonRouteSpec { return r.Spec.CommonRouteSpec },
+		func(r *gwv1.HTTPRoute) []gwv1.Hostname { return r.Spec.Hostnames },
+		func(p *pendingRoute, r *gwv1.HTTPRoute) (invalid, unresolved *routeProblem) {
+			p.routes, invalid, unresolved = t.httpRules(r)
+			return invalid, unresolved
+		})
+	pending = collectRoutes(t, pending, t.in.GRPCRoutes, KindGRPCRoute, &t.status.GRPCRoutes,
+		func(r *gwv1.GRPCRoute) gwv1.CommonRouteSpec { return r.Spec.CommonRouteSpec },
+		func(r *gwv1.GRPCRoute) []gwv1.Hostname { return r.Spec.Hostnames },
+		func(p *pendingRoute, r *gwv1.GRPCRoute) (invalid, unresolved *routeProblem) {
+			p.routes, invalid, unresolved = t.grpcRules(r)
+			return invalid, unresolved
+		})
+	pending = collectRoutes(t, pending, t.in.TLSRoutes, KindTLSRoute, &t.status.TLSRoutes,
+		func(r *gwv1.TLSRoute) gwv1.CommonRouteSpec { return r.Spec.CommonRouteSpec },
+		func(r *gwv1.TLSRoute) []gwv1.Hostname { return r.Spec.Hostnames },
+		func(p *pendingRoute, r *gwv1.TLSRoute) (invalid, unresolved *routeProblem) {
+			p.tls, invalid, unresolved = t.tlsRules(r)
+			return invalid, unresolved
+		})
 	resolveKindConflicts(pending)
 	for _, p := range pending {
 		t.emit(p)
+	}
+}
+
+// collectRoutes resolves the parents of every route of one kind, in
+// namespace/name order, and translates those with a parent of this
+// controller's with rules.
+func collectRoutes[R interface {
+	*gwv1.HTTPRoute | *gwv1.GRPCRoute | *gwv1.TLSRoute
+	metav1.Object
+}](t *translator, pending []*pendingRoute, list []R, kind RouteKind, status *[]RouteStatus,
+	common func(R) gwv1.CommonRouteSpec, hostnames func(R) []gwv1.Hostname,
+	rules func(*pendingRoute, R) (invalid, unresolved *routeProblem)) []*pendingRoute {
+	list = slices.DeleteFunc(slices.Clone(list), func(r R) bool { return r == nil })
+	for _, r := range sortByName(list) {
+		m := &routeMeta{kind: kind, obj: objectMeta(r), parents: common(r).ParentRefs, hostnames: hostnames(r)}
+		p := t.pending(m, status)
+		if p == nil {
+			continue
+		}
+		var invalid *routeProblem
+		invalid, p.unresolved = rules(p, r)
+		p.invalid = cmp.Or(p.invalid, invalid)
+		pending = append(pending, p)
+	}
+	return pending
+}
+
+// objectMeta copies the metadata a route's translation reads.
+func objectMeta(o metav1.Object) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Namespace: o.GetNamespace(), Name: o.GetName(),
+		Generation: o.GetGeneration(), CreationTimestamp: o.GetCreationTimestamp(),
 	}
 }
 
