@@ -440,10 +440,19 @@ func (s *Server) warmup(n *nodeState, desired resourceSet) resourceSet {
 			warm[resourcev3.ListenerType][name] = r.Resource
 		}
 	}
-	if okR {
-		warm[resourcev3.RouteType] = map[string]types.Resource{}
-		for name, r := range ackedRoutes.Items {
+	// The routes are those the listeners kept name: the accepted ones, or
+	// the desired ones the node has not received yet (a node that accepted
+	// an empty listener set has no routes to keep).
+	warm[resourcev3.RouteType] = map[string]types.Resource{}
+	withTTL := map[string]types.ResourceWithTTL{}
+	for name, l := range warm[resourcev3.ListenerType] {
+		withTTL[name] = types.ResourceWithTTL{Resource: l}
+	}
+	for name := range cachev3.GetResourceReferences(withTTL)[resourcev3.RouteType] {
+		if r, ok := ackedRoutes.Items[name]; okR && ok {
 			warm[resourcev3.RouteType][name] = r.Resource
+		} else if r, ok := desired[resourcev3.RouteType][name]; ok {
+			warm[resourcev3.RouteType][name] = r
 		}
 	}
 	return warm
