@@ -27,6 +27,8 @@ type cluster struct {
 	dialer  *net.Dialer
 	// transport pools HTTP connections to the endpoints.
 	transport *http.Transport
+	// h1 serves bodiless requests of HTTP/1.1 clusters.
+	h1  *h1Pool
 	eps       atomic.Pointer[[]netip.AddrPort]
 	next      atomic.Uint64
 }
@@ -80,6 +82,9 @@ func compileCluster(c *clusterv3.Cluster, maxIdle int) (*cluster, error) {
 		DisableCompression:    true,
 		ResponseHeaderTimeout: 0,
 		ExpectContinueTimeout: time.Second,
+	}
+	if !out.h2c {
+		out.h1 = newH1Pool(out.dialer, maxIdle)
 	}
 	if out.h2c {
 		out.transport.Protocols = new(http.Protocols)
@@ -138,4 +143,18 @@ func (c *cluster) pick() (netip.AddrPort, bool) {
 	return eps[(c.next.Add(1)-1)%uint64(len(eps))], true
 }
 
-func (c *cluster) close() { c.transport.CloseIdleConnections() }
+func (c *cluster) close() {
+	c.transport.CloseIdleConnections()
+	if c.h1 != nil {
+		c.h1.close()
+	}
+}
+
+// roundTrip sends one try to an endpoint.
+func (c *cluster) roundTrip(req *http.Request, ep netip.AddrPort) (*http.Response, error) {
+	if c.h1 != nil && (req.Body == nil || req.Body == http.NoBody) && req.Header.Get("Upgrade") == "" {
+		return c.h1.roundTrip(req, ep)
+	}
+	req.URL.Host = ep.String()
+	return c.transport.RoundTrip(req)
+}

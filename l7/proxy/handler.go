@@ -424,14 +424,20 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, d *decision, st *state
 	if up := r.Header.Get("Upgrade"); up != "" && !containsFold(d.chain.upgrades, up) {
 		r.Header.Del("Upgrade")
 	}
-	ctx := context.WithValue(r.Context(), decisionKey{}, d)
+	ctx := r.Context()
 	if fa.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		t := time.AfterFunc(fa.timeout, func() { d.timedOut.Store(true); cancel() })
 		defer func() { t.Stop(); cancel() }()
 	}
-	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	if r.Header.Get("Upgrade") != "" {
+		// Protocol upgrades take the reverse proxy, which hijacks the
+		// connection and copies both ways.
+		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, decisionKey{}, d)))
+		return
+	}
+	p.send(w, r, d, ctx)
 }
 
 type readCloser struct {
@@ -489,13 +495,11 @@ func (p *Proxy) mirror(r *http.Request, d *decision, c *cluster) {
 	} else {
 		md.host += "-shadow"
 	}
-	ctx := context.WithValue(context.Background(), decisionKey{}, md)
-	var cancel context.CancelFunc
 	timeout := d.route.forward.timeout
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	ctx, cancel = context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	mr := r.Clone(ctx)
 	mr.Body = io.NopCloser(bytes.NewReader(d.body))
 	if len(d.body) == 0 {
@@ -503,8 +507,12 @@ func (p *Proxy) mirror(r *http.Request, d *decision, c *cluster) {
 	}
 	go func() {
 		defer cancel()
-		defer func() { _ = recover() }() // an aborted shadow body copy
-		p.rp.ServeHTTP(discard{h: http.Header{}}, mr)
+		defer func() {
+			if r := recover(); r != nil && r != http.ErrAbortHandler {
+				panic(r)
+			}
+		}()
+		p.send(discard{h: http.Header{}}, mr, md, ctx)
 	}()
 }
 
@@ -614,7 +622,10 @@ func isReset(err error) bool {
 // decided cluster for every try and retries by the route's policy. It is
 // the reverse proxy's transport and not meant to be called directly.
 func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
-	d := req.Context().Value(decisionKey{}).(*decision)
+	return p.roundTrip(req, req.Context().Value(decisionKey{}).(*decision))
+}
+
+func (p *Proxy) roundTrip(req *http.Request, d *decision) (*http.Response, error) {
 	rp := d.route.forward.retry
 	for try := 0; ; try++ {
 		ep, ok := d.cluster.pick()
@@ -629,8 +640,7 @@ func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 				out.Body = io.NopCloser(bytes.NewReader(d.body))
 			}
 		}
-		out.URL.Host = ep.String()
-		resp, err := p.try(out, d, rp)
+		resp, err := p.try(out, d, rp, ep)
 		last := rp == nil || try >= rp.attempts || !d.buffered || req.Context().Err() != nil
 		switch {
 		case err != nil:
@@ -659,14 +669,14 @@ func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // try is one upstream attempt, bounded by the per-try timeout until the
 // response headers arrive.
-func (p *Proxy) try(out *http.Request, d *decision, rp *retryPolicy) (*http.Response, error) {
+func (p *Proxy) try(out *http.Request, d *decision, rp *retryPolicy, ep netip.AddrPort) (*http.Response, error) {
 	if rp == nil || rp.perTry <= 0 {
-		return d.cluster.transport.RoundTrip(out)
+		return d.cluster.roundTrip(out, ep)
 	}
 	ctx, cancel := context.WithCancel(out.Context())
 	var fired atomic.Bool
 	t := time.AfterFunc(rp.perTry, func() { fired.Store(true); cancel() })
-	resp, err := d.cluster.transport.RoundTrip(out.WithContext(ctx))
+	resp, err := d.cluster.roundTrip(out.WithContext(ctx), ep)
 	t.Stop()
 	if fired.Load() {
 		if resp != nil {

@@ -16,8 +16,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,7 +53,7 @@ type backend struct {
 	seen chan echo
 }
 
-func startBackend(t *testing.T, name string, h2c bool) *backend {
+func startBackend(t *testing.T, name string, h2c bool, tweak ...func(*http.Server)) *backend {
 	t.Helper()
 	b := &backend{name: name, seen: make(chan echo, 1024)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,6 +88,9 @@ func startBackend(t *testing.T, name string, h2c bool) *backend {
 	if h2c {
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
+	for _, f := range tweak {
+		f(srv)
 	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -160,9 +161,11 @@ func semanticsIR(t *testing.T, g *gateway) {
 func startGateway(t *testing.T, opts proxy.Options) *gateway {
 	t.Helper()
 	g := &gateway{backends: map[string]*backend{}, logs: make(chan proxy.AccessLogEntry, 4096)}
-	for _, name := range []string{"app", "canary", "mirror", "flaky"} {
+	for _, name := range []string{"app", "mirror", "flaky"} {
 		g.backends[name] = startBackend(t, name, false)
 	}
+	// canary also closes connections idle for 20 ms.
+	g.backends["canary"] = startBackend(t, "canary", false, func(s *http.Server) { s.IdleTimeout = 20 * time.Millisecond })
 	g.backends["grpc"] = startBackend(t, "grpc", true)
 	g.backends["tls-backend"] = startTLSBackend(t)
 	semanticsIR(t, g)
@@ -259,7 +262,3 @@ func startTLSBackend(t *testing.T) *backend {
 	return b
 }
 
-var (
-	_ = sync.Mutex{}
-	_ = strings.Cut
-)

@@ -366,3 +366,17 @@ func TestStopDrainsRequestsInFlight(t *testing.T) {
 	_, err = net.Dial("tcp", addr)
 	require.Error(t, err, "the listener is closed")
 }
+
+// TestUpstreamClosesIdleConnections: a pooled connection the backend has
+// closed is not used for the next request; a bodiless POST, which is not
+// retried on another connection, tells.
+func TestUpstreamClosesIdleConnections(t *testing.T) {
+	g := startGateway(t, proxy.Options{})
+	for _, method := range []string{"GET", "POST", "POST"} {
+		resp, e := g.do(t, newRequest(t, method, "app.test", "/exact"))
+		require.Equal(t, 200, resp.StatusCode)
+		require.NotNil(t, e)
+		time.Sleep(100 * time.Millisecond) // the backend closes the idle connection
+	}
+	require.EqualValues(t, 3, g.backends["canary"].hits.Load())
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Load test of the embedded data plane (l7/proxy) next to nginx as an
+# equivalent reverse proxy, in one run, on loopback:
+#
+#   backend   nginx answering "hello" on 127.0.0.1:$BACKEND_PORT
+#   nginx     reverse proxy, keep-alive upstream, on 127.0.0.1:$NGINX_PORT
+#   eniway    examples/gateway-proxy with one HTTPRoute, on 127.0.0.1:$ENIWAY_PORT
+#
+# wrk (CONNECTIONS keep-alive connections, THREADS threads, DURATION) loads
+# each proxy in turn after a warm-up; the script prints requests/s and the
+# p99 latency of both and the throughput ratio. Installs wrk and nginx with
+# apt-get when missing.
+#
+#   bash hack/l7-loadtest.sh              # 64 connections, 15 s each
+#   DURATION=30s CONNECTIONS=128 bash hack/l7-loadtest.sh
+set -euo pipefail
+
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+BACKEND_PORT=${BACKEND_PORT:-18181}
+NGINX_PORT=${NGINX_PORT:-18182}
+ENIWAY_PORT=${ENIWAY_PORT:-18183}
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# nginx: the backend and the reverse proxy, one process, workers as cores.
+cat > "$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+daemon on;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
+	server {
+		listen 127.0.0.1:$BACKEND_PORT;
+		keepalive_requests 1000000;
+		location / { return 200 "hello\n"; }
+	}
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		keepalive_requests 1000000;
+		location / {
+			proxy_pass http://backend;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$host;
+			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+		}
+	}
+}
+CONF
+"$NGINX" -c "$work/nginx.conf" -p "$work" -e "$work/error.log"
+
+# eniway: the same route as a Gateway API manifest.
+cat > "$work/gateway.yaml" <<YAML
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: eniway}
+spec: {controllerName: eniway.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bench, namespace: default}
+spec:
+  gatewayClassName: eniway
+  listeners: [{name: http, protocol: HTTP, port: $ENIWAY_PORT}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bench, namespace: default}
+spec:
+  parentRefs: [{name: bench}]
+  rules: [{backendRefs: [{name: backend, port: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: backend, namespace: default}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: backend-1, namespace: default, labels: {kubernetes.io/service-name: backend}}
+addressType: IPv4
+ports: [{name: http, port: $BACKEND_PORT}]
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+YAML
+(cd "$root" && go build -o "$work/gateway-proxy" ./examples/gateway-proxy)
+"$work/gateway-proxy" -f "$work/gateway.yaml" -listen-address 127.0.0.1 >/dev/null 2>"$work/eniway.log" &
+pids+=($!)
+
+for port in $BACKEND_PORT $NGINX_PORT $ENIWAY_PORT; do
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
+		sleep 0.1
+	done
+	curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "port $port does not answer"; cat "$work/eniway.log"; exit 1; }
+done
+
+# load NAME PORT: prints "NAME requests/s p99"
+load() {
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "http://127.0.0.1:$2/" >/dev/null # warm-up
+	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
+	echo "$out" >&2
+	rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+	errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
+	echo "$1 $rps $p99 ${errors:-none}"
+}
+nginx_line=$(load nginx "$NGINX_PORT")
+eniway_line=$(load eniway "$ENIWAY_PORT")
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores, $(uname -r)"
+printf '%-8s %14s %10s  %s\n' proxy requests/s p99 errors
+for l in "$nginx_line" "$eniway_line"; do
+	set -- $l
+	name=$1 rps=$2 p99=$3; shift 3
+	printf '%-8s %14s %10s  %s\n' "$name" "$rps" "$p99" "$*"
+done
+awk -v a="$(echo "$eniway_line" | cut -d' ' -f2)" -v b="$(echo "$nginx_line" | cut -d' ' -f2)" \
+	'BEGIN { printf "eniway/nginx throughput: %.2f\n", a / b }'
