@@ -28,9 +28,9 @@ type cluster struct {
 	// transport pools HTTP connections to the endpoints.
 	transport *http.Transport
 	// h1 serves bodiless requests of HTTP/1.1 clusters.
-	h1  *h1Pool
-	eps       atomic.Pointer[[]netip.AddrPort]
-	next      atomic.Uint64
+	h1   *h1Pool
+	eps  atomic.Pointer[[]netip.AddrPort]
+	next atomic.Uint64
 }
 
 func compileCluster(c *clusterv3.Cluster, maxIdle int) (*cluster, error) {

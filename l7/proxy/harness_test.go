@@ -261,4 +261,3 @@ func startTLSBackend(t *testing.T) *backend {
 	t.Cleanup(func() { _ = srv.Close() })
 	return b
 }
-
