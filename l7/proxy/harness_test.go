@@ -53,7 +53,7 @@ type backend struct {
 	seen chan echo
 }
 
-func startBackend(t *testing.T, name string, h2c bool, tweak ...func(*http.Server)) *backend {
+func startBackend(t testing.TB, name string, h2c bool, tweak ...func(*http.Server)) *backend {
 	t.Helper()
 	b := &backend{name: name, seen: make(chan echo, 1024)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -98,7 +98,7 @@ func startBackend(t *testing.T, name string, h2c bool, tweak ...func(*http.Serve
 }
 
 // certificate is a self-signed certificate for names.
-func certificate(t *testing.T, names ...string) (certPEM, keyPEM []byte) {
+func certificate(t testing.TB, names ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -129,7 +129,7 @@ type gateway struct {
 
 // semanticsIR translates testdata/semantics.yaml with the test's
 // certificates and backends.
-func semanticsIR(t *testing.T, g *gateway) {
+func semanticsIR(t testing.TB, g *gateway) {
 	t.Helper()
 	in, err := manifest.Load("testdata/semantics.yaml")
 	require.NoError(t, err)
@@ -158,7 +158,7 @@ func semanticsIR(t *testing.T, g *gateway) {
 	}
 }
 
-func startGateway(t *testing.T, opts proxy.Options) *gateway {
+func startGateway(t testing.TB, opts proxy.Options) *gateway {
 	t.Helper()
 	g := &gateway{backends: map[string]*backend{}, logs: make(chan proxy.AccessLogEntry, 4096)}
 	for _, name := range []string{"app", "mirror", "flaky"} {
@@ -189,7 +189,7 @@ func startGateway(t *testing.T, opts proxy.Options) *gateway {
 }
 
 // run starts p until the test ends.
-func run(t *testing.T, p *proxy.Proxy) {
+func run(t testing.TB, p *proxy.Proxy) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -245,7 +245,7 @@ func newRequest(t *testing.T, method, host, uri string, hdr ...string) *http.Req
 
 // startTLSBackend is a TCP backend speaking TLS as pass.test, answering
 // every connection with its name over HTTP/1.1.
-func startTLSBackend(t *testing.T) *backend {
+func startTLSBackend(t testing.TB) *backend {
 	t.Helper()
 	c, k := certificate(t, "pass.test")
 	kp, err := tls.X509KeyPair(c, k)
