@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Test-only modules nested in the repository, tested on their own.
 SUBMODULES := internal/ciliumdiff internal/ciliumdiff117
 
-.PHONY: test kube-assets check fmt vet cross staticcheck tidy generate bench fuzz examples
+.PHONY: test kube-assets check fmt vet cross staticcheck tidy generate bench fuzz examples loadtest
 
 ## test: every test of the library and of the nested test modules. The envtest
 ## tests (internal/kubetest and its users) run the kube-apiserver and etcd in
@@ -76,7 +76,10 @@ examples:
 	echo "gateway-translate" && "$$d/gateway-translate" -strict -controller-name io.cilium/gateway-controller \
 		-f gatewayapi/testdata/guide-basic-route.in.yaml > /dev/null && \
 	echo "fake-ec2 (3 s)" && { timeout -s INT 3 "$$d/fake-ec2" -listen 127.0.0.1:0 > /dev/null; rc=$$?; \
-		if [ $$rc -ne 124 ]; then echo "fake-ec2 exited with $$rc before its 3 s were up"; exit 1; fi; }
+		if [ $$rc -ne 124 ]; then echo "fake-ec2 exited with $$rc before its 3 s were up"; exit 1; fi; } && \
+	echo "gateway-proxy (3 s)" && { timeout -s INT 3 "$$d/gateway-proxy" -listen-address 127.0.0.1 \
+		-f examples/gateway-proxy/testdata/quickstart.yaml > /dev/null; rc=$$?; \
+		if [ $$rc -ne 124 ]; then echo "gateway-proxy exited with $$rc before its 3 s were up"; exit 1; fi; }
 
 ## bench: the maglev figures, eniway next to Cilium in the same run, and the
 ## gatewayapi translation figures.
@@ -85,11 +88,18 @@ bench:
 	$(GO) test -run '^$$' -bench 'Build|Lookup' -benchtime 20x ./maglev/
 	cd internal/ciliumdiff && $(GO) test -run '^$$' -bench Build -benchtime 3x ./...
 	$(GO) test -run '^$$' -bench Disruption -benchtime 1x ./maglev/
+	$(GO) test -run '^$$' -bench TranslateXDS -benchtime 5x ./l7/xds/
+	$(GO) test -run '^$$' -bench Proxy -benchtime 3s ./l7/proxy/
+
+## loadtest: the embedded data plane next to nginx under wrk (hack/l7-loadtest.sh).
+loadtest:
+	bash hack/l7-loadtest.sh
 
 ## fuzz: run each fuzz test for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
 FUZZ_TARGETS := maglev:FuzzBuild maglev:FuzzParseSeed ipam:FuzzPlan ipam:FuzzDecide eni/internal/limitsfile:FuzzDecode \
-	eni/aws:FuzzFromENI internal/testutils:FuzzParseKernelRelease gatewayapi:FuzzTranslate gatewayapi/manifest:FuzzDecode
+	eni/aws:FuzzFromENI internal/testutils:FuzzParseKernelRelease gatewayapi:FuzzTranslate gatewayapi/manifest:FuzzDecode \
+	l7/proxy:FuzzLoad
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \
