@@ -1,7 +1,7 @@
 // Package examples holds no library code: the directory holds runnable programs that show eniway's packages
 // at work, each in its own subdirectory as a main package, run with go run ./examples/<name>.
 //
-// Today there are five:
+// Today there are seven:
 //
 //   - examples/maglev builds the Maglev lookup table of a service with package maglev and prints it with its
 //     balance and disruption statistics (go run ./examples/maglev);
@@ -12,9 +12,13 @@
 //   - examples/ipam-sim runs the real ipam manager against eni/fake on a virtual clock and prints its EC2 call
 //     counts, time to all addresses, pod wait, leaks and double assignments (-json for JSON);
 //   - examples/gateway-translate translates Gateway API manifests (files or directories, such as the guide's)
-//     with package gatewayapi, without a cluster, and prints the routing model and every object's status.
+//     with package gatewayapi, without a cluster, and prints the routing model and every object's status;
+//   - examples/gateway-controller runs the Gateway API controller (gatewayapi/controller) against a cluster
+//     with the ADS server (l7/ads) as its sink;
+//   - examples/gateway-proxy runs the embedded data plane (l7/proxy), from manifests without a cluster or as
+//     an ADS client of gateway-controller.
 //
-// The quickstart and the reference daemons, assembled from the library, come with later issues.
+// The datapath's daemon comes with its issue.
 //
 // Every example stays thin, in the order flags, construct, Start(ctx): the logic lives in the library, where
 // it is tested, and an example only wires it together. CI builds every example and runs it (servers for three

@@ -3,8 +3,8 @@
 // data plane that executes the same xDS where no Envoy is installed. In the guide, Cilium's operator does
 // this for the per-node Cilium Envoy; here it is built on github.com/envoyproxy/go-control-plane.
 //
-// The translation is in package l7/xds and the ADS server in package l7/ads; the embedded data plane that
-// issue #5 specifies is not written yet. What follows is what the package as a whole will hold.
+// The translation is in package l7/xds, the ADS server in package l7/ads and the embedded data plane in
+// package l7/proxy; examples/gateway-controller and examples/gateway-proxy wire them into daemons.
 //
 // # Translation
 //
@@ -41,13 +41,14 @@
 //
 // # Embedded data plane
 //
-// The in-memory backend of this package, in a subpackage of its own: a Go HTTP gateway that is an ADS client
-// of the server above and executes the Listener, Route, Cluster and Endpoint resources it receives. HTTP/1.1,
-// h2c, and HTTP/2 over TLS with SNI certificate selection; the route semantics of the resources the
-// translator emits (matching, weights, the 500/503/404 rules, header modifiers, redirects, rewrites, mirrors,
-// timeouts, retries, CORS, local rate limiting); connection pooling to backends; access-log events handed to
-// package observe. Its documentation will list exactly which Envoy features it implements. The quickstart
-// serves traffic with it, and the Gateway API conformance suite drives it.
+// The in-memory backend of this package, package l7/proxy: a Go HTTP gateway that is an ADS client of the
+// server above and executes the Listener, Route, Cluster, Endpoint and Secret resources it receives. HTTP/1.1,
+// h2c, and HTTP/2 over TLS with SNI certificate selection, TLS passthrough; the route semantics of the
+// resources the translator emits (matching, weights, the 500/503/404 rules, header modifiers, redirects,
+// rewrites, mirrors, timeouts, retries, CORS, local rate limiting); connection pooling to backends;
+// access-log events for package observe. Its documentation lists exactly which Envoy fields it executes; any
+// other is rejected (NACKed) with the field named. The quickstart (examples/gateway-proxy) serves traffic
+// with it.
 //
 // # Tests and targets
 //
