@@ -50,6 +50,24 @@ var translatorForbidden = []string{
 
 func TestTranslatorsStayPure(t *testing.T) { checkDeps(t, translators, translatorForbidden) }
 
+// l7 lists the xDS translator and the embedded data plane: Envoy's types,
+// and gRPC for the data plane's ADS client, but no Kubernetes client, AWS
+// SDK or kernel library, so a data plane can run anywhere.
+var l7 = []string{
+	"github.com/eniway/eniway/l7/xds",
+	"github.com/eniway/eniway/l7/proxy",
+}
+
+var l7Forbidden = []string{
+	"github.com/aws/",
+	"github.com/cilium/",
+	"github.com/vishvananda/",
+	"k8s.io/client-go",
+	"sigs.k8s.io/controller-runtime",
+}
+
+func TestL7StaysOffTheCluster(t *testing.T) { checkDeps(t, l7, l7Forbidden) }
+
 func TestPurePackagesStayLight(t *testing.T) { checkDeps(t, pure, forbidden) }
 
 // checkDeps fails if a package of pkgs depends, directly or indirectly, on
