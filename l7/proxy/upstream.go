@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,10 +37,12 @@ const idleTimeout = 90 * time.Second
 
 type h1Conn struct {
 	nc     net.Conn
+	raw    syscall.RawConn // nil when nc has no file descriptor
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	ep     netip.AddrPort
-	idleAt time.Time
+	ep       netip.AddrPort
+	idleAt   time.Time
+	peekLive bool
 }
 
 func newH1Pool(d *net.Dialer, maxIdle int) *h1Pool {
@@ -69,22 +72,22 @@ func (p *h1Pool) get(ep netip.AddrPort) *h1Conn {
 // alive peeks at an idle connection without blocking: a peer that closed
 // it (EOF) or sent something unasked makes it unusable.
 func (c *h1Conn) alive() bool {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
+	if c.raw == nil {
 		return true
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	live := false
+	c.peekLive = false
+	_ = c.raw.Read(c.peek)
+	return c.peekLive
+}
+
+// peek is the raw read of alive: recv(2) of one byte with MSG_PEEK and
+// MSG_DONTWAIT, which answers EAGAIN on a live idle connection.
+func (c *h1Conn) peek(fd uintptr) bool {
 	var b [1]byte
-	_ = rc.Read(func(fd uintptr) bool {
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		live = n < 0 && (err == unix.EAGAIN || err == unix.EWOULDBLOCK)
-		return true
-	})
-	return live
+	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	c.peekLive = errno == unix.EAGAIN
+	return true
 }
 
 func (p *h1Pool) put(c *h1Conn) {
@@ -129,6 +132,9 @@ func (p *h1Pool) roundTrip(req *http.Request, ep netip.AddrPort) (*http.Response
 				return nil, err
 			}
 			c = &h1Conn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10), ep: ep}
+			if sc, ok := nc.(syscall.Conn); ok {
+				c.raw, _ = sc.SyscallConn()
+			}
 		}
 		resp, err := p.exchange(c, req)
 		if err == nil {
