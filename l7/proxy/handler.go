@@ -3,7 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -30,6 +30,7 @@ const retryBodyLimit = 1 << 20
 // context to the reverse proxy and its transport.
 type decision struct {
 	chain   *httpChain
+	vhost   string
 	route   *route
 	cluster *cluster
 	wc      *weightedCluster
@@ -101,37 +102,32 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	hc := fc.http
 	sw := writerPool.Get().(*statusWriter)
 	*sw = statusWriter{ResponseWriter: w}
-	var body *countingBody
-	if r.Body != nil && r.Body != http.NoBody {
-		body = &countingBody{ReadCloser: r.Body}
-		r.Body = body
-	}
-	e := AccessLogEntry{Start: time.Now(), Listener: hc.listener, RouteConfig: hc.rds, Method: r.Method,
-		Authority: r.Host, Path: r.RequestURI, Protocol: r.Proto}
 	d := &decision{chain: hc}
+	logged := p.opts.AccessLog != nil || hc.accessLog != nil
+	var start time.Time
+	var body *countingBody
+	if logged {
+		start = time.Now()
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{ReadCloser: r.Body}
+			r.Body = body
+		}
+	}
 	defer func() {
 		rec := recover()
 		if rec != nil {
 			d.flags = cmp2(d.flags, "DC")
 		}
-		e.Duration = time.Since(e.Start)
-		e.Status = sw.status
-		e.BytesSent = sw.bytes
-		if body != nil {
-			e.BytesReceived = body.n
+		if logged {
+			p.logAccess(hc, r, d, sw, body, start)
 		}
-		if d.cluster != nil {
-			e.Cluster = d.cluster.name
-		}
-		e.Upstream, e.Flags, e.RequestID = d.upstream, cmp2(d.flags, "-"), d.reqID
-		p.logAccess(hc, r, &e)
 		*sw = statusWriter{}
 		writerPool.Put(sw)
 		if rec != nil {
 			panic(rec)
 		}
 	}()
-	p.route(sw, r, d, &e)
+	p.route(sw, r, d)
 }
 
 func cmp2(a, b string) string {
@@ -141,19 +137,28 @@ func cmp2(a, b string) string {
 	return b
 }
 
-func (p *Proxy) logAccess(hc *httpChain, r *http.Request, e *AccessLogEntry) {
-	if p.opts.AccessLog == nil && hc.accessLog == nil {
-		return
+func (p *Proxy) logAccess(hc *httpChain, r *http.Request, d *decision, sw *statusWriter, body *countingBody, start time.Time) {
+	e := AccessLogEntry{Start: start, Duration: time.Since(start), Listener: hc.listener, RouteConfig: hc.rds,
+		VirtualHost: d.vhost, Method: r.Method, Authority: r.Host, Path: r.RequestURI, Protocol: r.Proto,
+		Status: sw.status, Flags: cmp2(d.flags, "-"), BytesSent: sw.bytes, Upstream: d.upstream, RequestID: d.reqID}
+	if d.route != nil {
+		e.Route = d.route.name
+	}
+	if body != nil {
+		e.BytesReceived = body.n
+	}
+	if d.cluster != nil {
+		e.Cluster = d.cluster.name
 	}
 	e.Downstream, _ = netip.ParseAddrPort(r.RemoteAddr)
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
 		e.DownstreamLocal = a.AddrPort()
 	}
 	if p.opts.AccessLog != nil {
-		p.opts.AccessLog(e)
+		p.opts.AccessLog(&e)
 	}
 	if hc.accessLog != nil {
-		line := hc.accessLog.format(e)
+		line := hc.accessLog.format(&e)
 		p.logMu.Lock()
 		_, _ = p.opts.AccessLogOutput.Write(line)
 		p.logMu.Unlock()
@@ -169,7 +174,7 @@ func hostOf(h string) string {
 	return strings.ToLower(h)
 }
 
-func (p *Proxy) route(w *statusWriter, r *http.Request, d *decision, e *AccessLogEntry) {
+func (p *Proxy) route(w *statusWriter, r *http.Request, d *decision) {
 	hc := d.chain
 	st := p.state.Load()
 	rc := st.routes[hc.rds]
@@ -180,7 +185,7 @@ func (p *Proxy) route(w *statusWriter, r *http.Request, d *decision, e *AccessLo
 	var rt *route
 	if rc != nil {
 		if vh := rc.virtualHost(hostOf(r.Host)); vh != nil {
-			e.VirtualHost = vh.name
+			d.vhost = vh.name
 			rt = vh.route(r, path)
 		}
 	}
@@ -190,7 +195,6 @@ func (p *Proxy) route(w *statusWriter, r *http.Request, d *decision, e *AccessLo
 		return
 	}
 	d.route = rt
-	e.Route = rt.name
 	// CORS.
 	if hc.cors && rt.cors != nil {
 		if origin := r.Header.Get("Origin"); origin != "" && rt.cors.allows(origin) {
@@ -454,9 +458,12 @@ func containsFold(list []string, v string) bool {
 	return false
 }
 
+// newRequestID is a random (version 4) UUID, as Envoy generates for
+// x-request-id; it needs to be unique, not secret.
 func newRequestID() string {
 	var b [16]byte
-	_, _ = crand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	var s [36]byte

@@ -36,10 +36,10 @@ type h1Pool struct {
 const idleTimeout = 90 * time.Second
 
 type h1Conn struct {
-	nc     net.Conn
-	raw    syscall.RawConn // nil when nc has no file descriptor
-	br     *bufio.Reader
-	bw     *bufio.Writer
+	nc       net.Conn
+	raw      syscall.RawConn // nil when nc has no file descriptor
+	br       *bufio.Reader
+	bw       *bufio.Writer
 	ep       netip.AddrPort
 	idleAt   time.Time
 	peekLive bool
