@@ -1,9 +1,13 @@
 package proxy_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -119,4 +123,63 @@ func TestBindFailure(t *testing.T) {
 	require.Equal(t, "default/gw/443", ce.Name)
 	require.Nil(t, p.ListenerAddr("default/gw/80"), "the other listener was not kept either")
 	require.Empty(t, p.Version(resourcev3.ListenerType))
+}
+
+// TestListenerUpdate: a changed Listener keeps its socket, and an open
+// keep-alive connection follows the new configuration from its next
+// request.
+func TestListenerUpdate(t *testing.T) {
+	g := startGateway(t, proxy.Options{})
+	good, err := xds.Translate(g.ir, xds.Options{})
+	require.NoError(t, err)
+	addr := g.addr(t, 80)
+	c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	get := func() string {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/exact", nil)
+		req.Host = "app.test"
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var e echo
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+		return e.Backend
+	}
+	var conns atomic.Int32
+	c.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		conns.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}
+	require.Equal(t, "canary", get())
+
+	// The port's connection manager now reads a route configuration of
+	// another name, in which /exact goes to app.
+	next := &xds.Resources{Clusters: good["default/gw"].Clusters, Endpoints: good["default/gw"].Endpoints, Secrets: good["default/gw"].Secrets}
+	for _, l := range good["default/gw"].Listeners {
+		l = proto.Clone(l).(*listenerv3.Listener)
+		if l.Name == "default/gw/80" {
+			h := &hcmv3.HttpConnectionManager{}
+			require.NoError(t, l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(h))
+			h.GetRds().RouteConfigName = "renamed"
+			a, err := anypb.New(h)
+			require.NoError(t, err)
+			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: a}
+		}
+		next.Listeners = append(next.Listeners, l)
+	}
+	for _, rc := range good["default/gw"].Routes {
+		rc = proto.Clone(rc).(*routev3.RouteConfiguration)
+		if rc.Name == "default/gw/port/80" {
+			rc.Name = "renamed"
+			for _, r := range rc.VirtualHosts[0].Routes {
+				if r.GetMatch().GetPath() == "/exact" {
+					r.GetRoute().ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: "default/app:80"}
+				}
+			}
+		}
+		next.Routes = append(next.Routes, rc)
+	}
+	require.NoError(t, g.p.Load(next))
+	require.Equal(t, addr, g.addr(t, 80), "the socket is kept")
+	require.Equal(t, "app", get())
+	require.EqualValues(t, 1, conns.Load(), "on the same connection")
 }

@@ -94,7 +94,10 @@ var writerPool = sync.Pool{New: func() any { return &statusWriter{} }}
 // serveHTTP is the HTTP connection manager and its filters: route
 // selection, CORS, local rate limiting and the router.
 func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	fc, _ := r.Context().Value(chainKey{}).(*filterChain)
+	var fc *filterChain
+	if cc, _ := r.Context().Value(chainKey{}).(*chainConn); cc != nil {
+		fc = cc.current()
+	}
 	if fc == nil || fc.http == nil {
 		http.Error(w, "no filter chain", http.StatusInternalServerError)
 		return

@@ -348,7 +348,7 @@ func (p *Proxy) bindListener(cfg *listenerConfig, bind netip.AddrPort) (*listene
 				c = tc.NetConn()
 			}
 			if cc, ok := c.(*chainConn); ok {
-				return context.WithValue(ctx, chainKey{}, cc.chain)
+				return context.WithValue(ctx, chainKey{}, cc)
 			}
 			return ctx
 		},
@@ -384,7 +384,7 @@ func (lr *listenerRuntime) accept() {
 		}
 		cfg := lr.cfg.Load()
 		if !cfg.inspect {
-			lr.dispatch(cfg.chains[0], c, nil)
+			lr.dispatch(cfg.chains[0], c, nil, "", false)
 			continue
 		}
 		go lr.inspect(cfg, c)
@@ -408,11 +408,11 @@ func (lr *listenerRuntime) inspect(cfg *listenerConfig, c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	lr.dispatch(chain, c, prefix)
+	lr.dispatch(chain, c, prefix, sni, isTLS)
 }
 
-func (lr *listenerRuntime) dispatch(chain *filterChain, c net.Conn, prefix []byte) {
-	cc := &chainConn{Conn: c, prefix: prefix, chain: chain}
+func (lr *listenerRuntime) dispatch(chain *filterChain, c net.Conn, prefix []byte, sni string, isTLS bool) {
+	cc := &chainConn{Conn: c, prefix: prefix, chain: chain, lr: lr, cfg: lr.cfg.Load(), sni: sni, isTLS: isTLS}
 	switch {
 	case chain.tcp != nil:
 		lr.tcpConns.Add(1)
@@ -448,7 +448,33 @@ type chainKey struct{}
 type chainConn struct {
 	net.Conn
 	prefix []byte
-	chain  *filterChain
+	lr     *listenerRuntime
+	sni    string
+	isTLS  bool
+
+	mu    sync.Mutex
+	cfg   *listenerConfig // the configuration chain was chosen from
+	chain *filterChain
+}
+
+// current is the connection's chain in the listener's configuration in
+// force: a Listener update applies to the next request of an open
+// connection, chosen again by the same server name and transport. Nil
+// means the new configuration has no chain for it (and the connection
+// gets an error).
+func (c *chainConn) current() *filterChain {
+	cfg := c.lr.cfg.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cfg != c.cfg {
+		c.cfg = cfg
+		if cfg.inspect {
+			c.chain = cfg.choose(c.sni, c.isTLS)
+		} else {
+			c.chain = cfg.chains[0]
+		}
+	}
+	return c.chain
 }
 
 func (c *chainConn) Read(b []byte) (int, error) {
