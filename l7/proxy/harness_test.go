@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +62,10 @@ func startBackend(t testing.TB, name string, h2c bool, tweak ...func(*http.Serve
 	b.addr = ln.Addr().(*net.TCPAddr).AddrPort()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			upgrade(w)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		e := echo{Backend: name, Method: r.Method, URI: r.RequestURI, Host: r.Host, Proto: r.Proto, Header: r.Header, Body: string(body)}
 		select {
@@ -260,4 +265,16 @@ func startTLSBackend(t testing.TB) *backend {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return b
+}
+
+// upgrade switches to an echo of whatever the client sends.
+func upgrade(w http.ResponseWriter) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	_ = rw.Flush()
+	_, _ = io.Copy(conn, rw)
 }

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -379,4 +380,22 @@ func TestUpstreamClosesIdleConnections(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // the backend closes the idle connection
 	}
 	require.EqualValues(t, 3, g.backends["canary"].hits.Load())
+}
+
+func TestUpgrade(t *testing.T) {
+	g := startGateway(t, proxy.Options{})
+	conn, err := net.Dial("tcp", g.addr(t, 80))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "GET /chat HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	_, err = io.WriteString(conn, "ping\n")
+	require.NoError(t, err)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ping\n", line, "bytes flow both ways after the upgrade")
 }
