@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -173,6 +176,7 @@ func startGateway(t testing.TB, opts proxy.Options) *gateway {
 	g.backends["canary"] = startBackend(t, "canary", false, func(s *http.Server) { s.IdleTimeout = 20 * time.Millisecond })
 	g.backends["grpc"] = startBackend(t, "grpc", true)
 	g.backends["tls-backend"] = startTLSBackend(t)
+	g.backends["health"] = startHealthBackend(t)
 	semanticsIR(t, g)
 	opts.Bind = func(string, netip.AddrPort) netip.AddrPort { return netip.MustParseAddrPort("127.0.0.1:0") }
 	opts.AccessLog = func(e *proxy.AccessLogEntry) {
@@ -277,4 +281,19 @@ func upgrade(w http.ResponseWriter) {
 	_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 	_ = rw.Flush()
 	_, _ = io.Copy(conn, rw)
+}
+
+// startHealthBackend is a gRPC server with the standard health service,
+// over h2c.
+func startHealthBackend(t testing.TB) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("eniway", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return &backend{name: "health", addr: ln.Addr().(*net.TCPAddr).AddrPort(), seen: make(chan echo, 1)}
 }

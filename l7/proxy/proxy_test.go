@@ -16,6 +16,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/eniway/eniway/l7/proxy"
 	"github.com/eniway/eniway/l7/xds"
@@ -398,4 +403,28 @@ func TestUpgrade(t *testing.T) {
 	line, err := br.ReadString('\n')
 	require.NoError(t, err)
 	require.Equal(t, "ping\n", line, "bytes flow both ways after the upgrade")
+}
+
+// TestGRPC: grpc-go through the proxy (h2c both ways), unary and
+// server-streaming calls, trailers included.
+func TestGRPC(t *testing.T) {
+	g := startGateway(t, proxy.Options{})
+	conn, err := grpc.NewClient(g.addr(t, 80), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority("grpc.test"))
+	require.NoError(t, err)
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "eniway"})
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.Status)
+
+	_, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "unknown"})
+	require.Equal(t, codes.NotFound, status.Code(err), "a gRPC status in the trailers comes through")
+
+	w, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: "eniway"})
+	require.NoError(t, err)
+	first, err := w.Recv()
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, first.Status, "a stream's first message arrives while it stays open")
 }

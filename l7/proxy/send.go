@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -87,12 +88,12 @@ func (p *Proxy) send(w http.ResponseWriter, r *http.Request, d *decision, ctx co
 	for k, v := range resp.Header {
 		dst[k] = v
 	}
+	var announced []string
 	if len(resp.Trailer) > 0 {
-		keys := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
-			keys = append(keys, k)
+			announced = append(announced, k)
 		}
-		dst["Trailer"] = []string{strings.Join(keys, ", ")}
+		dst["Trailer"] = []string{strings.Join(announced, ", ")}
 	}
 	w.WriteHeader(resp.StatusCode)
 	stream := resp.ContentLength == -1
@@ -127,7 +128,12 @@ func (p *Proxy) send(w http.ResponseWriter, r *http.Request, d *decision, ctx co
 			panic(http.ErrAbortHandler)
 		}
 	}
+	// Trailers the response announced go under their names; those it did
+	// not (gRPC's grpc-status) with http.TrailerPrefix.
 	for k, v := range resp.Trailer {
+		if !slices.Contains(announced, k) {
+			k = http.TrailerPrefix + k
+		}
 		dst[k] = v
 	}
 }
