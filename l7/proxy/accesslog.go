@@ -12,8 +12,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-const accessLogStdout = "envoy.access_loggers.stdout"
-
 // AccessLogEntry is one HTTP request the data plane answered, handed to
 // Options.AccessLog (package observe joins these with the datapath's
 // events: the downstream addresses are the client's own, kept by the

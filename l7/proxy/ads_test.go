@@ -72,19 +72,11 @@ func TestADS(t *testing.T) {
 	})
 
 	t.Run("route change", func(t *testing.T) {
-		for _, gw := range g.ir.Gateways {
-			for _, p := range gw.Ports {
-				for _, l := range p.Listeners {
-					for _, vh := range l.VirtualHosts {
-						for _, r := range vh.Routes {
-							if r.Path.Value == "/exact" {
-								r.Path.Value = "/precise"
-							}
-						}
-					}
-				}
+		eachRoute(g.ir, func(r *gatewayapi.Route) {
+			if r.Path.Value == "/exact" {
+				r.Path.Value = "/precise"
 			}
-		}
+		})
 		require.NoError(t, srv.Update(t.Context(), g.ir))
 		g.eventually(t, "/precise", backendIs("app"))
 		_, e := g.do(t, newRequest(t, "GET", "app.test", "/exact"))
@@ -92,19 +84,11 @@ func TestADS(t *testing.T) {
 	})
 
 	t.Run("rejected routes are NACKed and the routes in force stay", func(t *testing.T) {
-		for _, gw := range g.ir.Gateways {
-			for _, p := range gw.Ports {
-				for _, l := range p.Listeners {
-					for _, vh := range l.VirtualHosts {
-						for _, r := range vh.Routes {
-							if r.Path.Type == gatewayapi.PathRegex {
-								r.Path.Value = `/regex/\C` // RE2 accepts \C; Go does not
-							}
-						}
-					}
-				}
+		eachRoute(g.ir, func(r *gatewayapi.Route) {
+			if r.Path.Type == gatewayapi.PathRegex {
+				r.Path.Value = `/regex/\C` // RE2 accepts \C; Go does not
 			}
-		}
+		})
 		require.NoError(t, srv.Update(t.Context(), g.ir))
 		require.Eventually(t, func() bool {
 			for _, n := range srv.NACKs() {
@@ -123,4 +107,19 @@ func TestADS(t *testing.T) {
 		require.Equal(t, "/regex/7", l.Path)
 		require.Equal(t, "default/canary:80", l.Cluster, "the accepted regex route still serves")
 	})
+}
+
+// eachRoute calls f with every route of the IR.
+func eachRoute(ir *gatewayapi.IR, f func(*gatewayapi.Route)) {
+	for _, gw := range ir.Gateways {
+		for _, p := range gw.Ports {
+			for _, l := range p.Listeners {
+				for _, vh := range l.VirtualHosts {
+					for _, r := range vh.Routes {
+						f(r)
+					}
+				}
+			}
+		}
+	}
 }

@@ -15,8 +15,6 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 )
 
-const upstreamHTTPOptions = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-
 // cluster is a compiled Cluster with its connection pool. A cluster whose
 // resource is unchanged by an update keeps its pool.
 type cluster struct {

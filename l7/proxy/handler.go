@@ -542,32 +542,12 @@ func (p *Proxy) reverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			d := pr.In.Context().Value(decisionKey{}).(*decision)
-			out := pr.Out
-			out.URL.Scheme = "http"
-			out.URL.Host = d.cluster.name
-			if d.path != "" {
-				out.URL.RawPath = d.path
-				if u, err := unescapePath(d.path); err == nil {
-					out.URL.Path = u
-				}
-			}
-			out.Host = d.host
-			h := out.Header
-			if d.xff != "" {
-				h.Set("X-Forwarded-For", d.xff)
-			}
+			// The reverse proxy dropped the hop-by-hop and X-Forwarded-*
+			// headers; X-Forwarded-Host passes unchanged.
 			if xfh := pr.In.Header.Values("X-Forwarded-Host"); len(xfh) > 0 {
-				h["X-Forwarded-Host"] = xfh
+				pr.Out.Header["X-Forwarded-Host"] = xfh
 			}
-			h.Set("X-Forwarded-Proto", d.proto)
-			h.Set("X-Request-Id", d.reqID)
-			if d.wc != nil {
-				d.wc.reqHeaders.apply(h)
-			}
-			d.route.reqHeaders.apply(h)
-			if _, ok := h["User-Agent"]; !ok {
-				h["User-Agent"] = nil // do not let the transport add Go's
-			}
+			d.rewrite(pr.Out, pr.Out.URL)
 		},
 		Transport:  p,
 		BufferPool: &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}},

@@ -29,8 +29,6 @@ import (
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 )
 
-const transportSocketTLS = "envoy.transport_sockets.tls"
-
 // listenerConfig is a compiled Listener.
 type listenerConfig struct {
 	name    string

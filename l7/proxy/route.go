@@ -17,6 +17,7 @@ import (
 	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -755,12 +756,16 @@ func unpack(a *anypb.Any, m proto.Message, at string) error {
 	return checkFields(m, at)
 }
 
-// Filter names the data plane implements.
+// Filter and extension names the data plane implements (go-control-plane's
+// wellknown lacks the last three).
 const (
-	filterHCM            = "envoy.filters.network.http_connection_manager"
-	filterTCPProxy       = "envoy.filters.network.tcp_proxy"
-	filterTLSInspector   = "envoy.filters.listener.tls_inspector"
-	filterRouter         = "envoy.filters.http.router"
-	filterCORS           = "envoy.filters.http.cors"
+	filterHCM            = wellknown.HTTPConnectionManager
+	filterTCPProxy       = wellknown.TCPProxy
+	filterTLSInspector   = wellknown.TLSInspector
+	filterRouter         = wellknown.Router
+	filterCORS           = wellknown.CORS
+	transportSocketTLS   = wellknown.TransportSocketTLS
 	filterLocalRateLimit = "envoy.filters.http.local_ratelimit"
+	upstreamHTTPOptions  = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+	accessLogStdout      = "envoy.access_loggers.stdout"
 )

@@ -31,6 +31,33 @@ func removeHopHeaders(h http.Header) {
 	}
 }
 
+// rewrite makes out the upstream request the router decided: URL (with
+// u's path and query, the path rewritten), host, forwarding headers and
+// header mutations, the cluster's before the route's.
+func (d *decision) rewrite(out *http.Request, u *url.URL) {
+	u.Scheme, u.Host = "http", d.cluster.name
+	if d.path != "" {
+		u.RawPath = d.path
+		if p, err := unescapePath(d.path); err == nil {
+			u.Path = p
+		}
+	}
+	out.URL, out.Host = u, d.host
+	h := out.Header
+	if d.xff != "" {
+		h.Set("X-Forwarded-For", d.xff)
+	}
+	h.Set("X-Forwarded-Proto", d.proto)
+	h.Set("X-Request-Id", d.reqID)
+	if d.wc != nil {
+		d.wc.reqHeaders.apply(h)
+	}
+	d.route.reqHeaders.apply(h)
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = nil // do not let the transport add Go's
+	}
+}
+
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // send forwards a request (not an upgrade) upstream and copies the
@@ -44,27 +71,9 @@ func (p *Proxy) send(w http.ResponseWriter, r *http.Request, d *decision, ctx co
 	if strings.Contains(strings.ToLower(te), "trailers") {
 		h.Set("Te", "trailers") // gRPC needs it end to end
 	}
-	if d.xff != "" {
-		h.Set("X-Forwarded-For", d.xff)
-	}
-	h.Set("X-Forwarded-Proto", d.proto)
-	h.Set("X-Request-Id", d.reqID)
-	if d.wc != nil {
-		d.wc.reqHeaders.apply(h)
-	}
-	d.route.reqHeaders.apply(h)
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = nil // do not let the transport add Go's
-	}
-	u := &url.URL{Scheme: "http", Host: d.cluster.name, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if d.path != "" {
-		u.RawPath = d.path
-		if p, err := unescapePath(d.path); err == nil {
-			u.Path = p
-		}
-	}
 	out := r.WithContext(ctx)
-	out.URL, out.Host, out.RequestURI, out.Close = u, d.host, "", false
+	d.rewrite(out, &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery})
+	out.RequestURI, out.Close = "", false
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}

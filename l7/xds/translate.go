@@ -28,6 +28,7 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -37,15 +38,16 @@ import (
 	"github.com/eniway/eniway/gatewayapi"
 )
 
-// Envoy filter and extension names.
+// Envoy filter and extension names (go-control-plane's wellknown lacks
+// the last three).
 const (
-	filterHCM            = "envoy.filters.network.http_connection_manager"
-	filterTCPProxy       = "envoy.filters.network.tcp_proxy"
-	filterTLSInspector   = "envoy.filters.listener.tls_inspector"
-	filterRouter         = "envoy.filters.http.router"
-	filterCORS           = "envoy.filters.http.cors"
+	filterHCM            = wellknown.HTTPConnectionManager
+	filterTCPProxy       = wellknown.TCPProxy
+	filterTLSInspector   = wellknown.TLSInspector
+	filterRouter         = wellknown.Router
+	filterCORS           = wellknown.CORS
+	transportSocketTLS   = wellknown.TransportSocketTLS
 	filterLocalRateLimit = "envoy.filters.http.local_ratelimit"
-	transportSocketTLS   = "envoy.transport_sockets.tls"
 	upstreamHTTPOptions  = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 	accessLogStdout      = "envoy.access_loggers.stdout"
 )
