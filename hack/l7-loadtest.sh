@@ -7,15 +7,18 @@
 #   eniway    examples/gateway-proxy with one HTTPRoute, on 127.0.0.1:$ENIWAY_PORT
 #
 # wrk (CONNECTIONS keep-alive connections, THREADS threads, DURATION) loads
-# each proxy in turn after a warm-up; the script prints requests/s and the
-# p99 latency of both and the throughput ratio. Installs wrk and nginx with
-# apt-get when missing.
+# each proxy in turn, ROUNDS times alternating, after a warm-up; the script
+# prints every round and the medians of requests/s and p99 latency of both,
+# and the ratio of the median throughputs. Installs wrk and nginx with
+# apt-get when missing. Everything shares the machine's cores, as on a
+# node: wrk, the backend and the proxy under test.
 #
-#   bash hack/l7-loadtest.sh              # 64 connections, 15 s each
-#   DURATION=30s CONNECTIONS=128 bash hack/l7-loadtest.sh
+#   bash hack/l7-loadtest.sh              # 64 connections, 3 rounds of 15 s each
+#   DURATION=30s CONNECTIONS=128 ROUNDS=5 bash hack/l7-loadtest.sh
 set -euo pipefail
 
 DURATION=${DURATION:-15s}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 BACKEND_PORT=${BACKEND_PORT:-18181}
@@ -116,25 +119,36 @@ for port in $BACKEND_PORT $NGINX_PORT $ENIWAY_PORT; do
 	curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "port $port does not answer"; cat "$work/eniway.log"; exit 1; }
 done
 
-# load NAME PORT: prints "NAME requests/s p99"
+# load NAME PORT: prints "NAME requests/s p99-in-ms errors"
 load() {
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "http://127.0.0.1:$2/" >/dev/null # warm-up
 	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
-	echo "$out" >&2
 	rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-	errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
+	p99=$(echo "$out" | awk '$1 == "99%" {v = $2; if (v ~ /us$/) v = v / 1000; else if (v ~ /ms$/) v = v + 0; else if (v ~ /s$/) v = v * 1000; print v}')
+	errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0}')
 	echo "$1 $rps $p99 ${errors:-none}"
 }
-nginx_line=$(load nginx "$NGINX_PORT")
-eniway_line=$(load eniway "$ENIWAY_PORT")
-echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores, $(uname -r)"
-printf '%-8s %14s %10s  %s\n' proxy requests/s p99 errors
-for l in "$nginx_line" "$eniway_line"; do
-	set -- $l
-	name=$1 rps=$2 p99=$3; shift 3
-	printf '%-8s %14s %10s  %s\n' "$name" "$rps" "$p99" "$*"
+for port in $NGINX_PORT $ENIWAY_PORT; do
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "http://127.0.0.1:$port/" >/dev/null # warm-up
 done
-awk -v a="$(echo "$eniway_line" | cut -d' ' -f2)" -v b="$(echo "$nginx_line" | cut -d' ' -f2)" \
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, on $(nproc) cores, $(uname -r)"
+printf '%-6s %-8s %12s %9s  %s\n' round proxy requests/s p99-ms errors
+: > "$work/results"
+for r in $(seq "$ROUNDS"); do
+	for p in "nginx $NGINX_PORT" "eniway $ENIWAY_PORT"; do
+		set -- $p
+		line=$(load "$1" "$2")
+		echo "$line" >> "$work/results"
+		set -- $line
+		name=$1 rps=$2 p99=$3; shift 3
+		printf '%-6s %-8s %12s %9s  %s\n' "$r" "$name" "$rps" "$p99" "$*"
+	done
+done
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+echo
+printf '%-8s %18s %14s\n' proxy median-requests/s median-p99-ms
+for name in nginx eniway; do
+	printf '%-8s %18s %14s\n' "$name" "$(awk -v n=$name '$1 == n {print $2}' "$work/results" | median)" \
+		"$(awk -v n=$name '$1 == n {print $3}' "$work/results" | median)"
+done
+awk -v a="$(awk '$1 == "eniway" {print $2}' "$work/results" | median)" -v b="$(awk '$1 == "nginx" {print $2}' "$work/results" | median)" \
 	'BEGIN { printf "eniway/nginx throughput: %.2f\n", a / b }'
