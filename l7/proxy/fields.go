@@ -72,7 +72,7 @@ var implemented = map[protoreflect.FullName][]string{
 	"envoy.config.route.v3.RedirectAction": {"scheme_redirect", "https_redirect", "host_redirect", "port_redirect",
 		"path_redirect", "prefix_rewrite", "regex_rewrite", "response_code", "strip_query"},
 	"envoy.config.route.v3.DirectResponseAction": {"status", "body"},
-	"envoy.config.core.v3.HeaderValueOption":     {"header", "append_action", "append"},
+	"envoy.config.core.v3.HeaderValueOption":     {"header", "append_action"},
 	"envoy.config.core.v3.HeaderValue":           {"key", "value"},
 	"envoy.extensions.filters.http.cors.v3.CorsPolicy": {"allow_origin_string_match", "allow_methods", "allow_headers", "expose_headers",
 		"max_age", "allow_credentials"},

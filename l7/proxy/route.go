@@ -160,8 +160,6 @@ type headerOp struct {
 	action     corev3.HeaderValueOption_HeaderAppendAction
 }
 
-func (h *headerMutation) empty() bool { return len(h.ops) == 0 && len(h.remove) == 0 }
-
 // apply performs the mutation on hdr.
 func (h *headerMutation) apply(hdr http.Header) {
 	for _, name := range h.remove {
@@ -524,14 +522,7 @@ func (vh *virtualHost) route(r *http.Request, path string) *route {
 func compileHeaders(add []*corev3.HeaderValueOption, remove []string) headerMutation {
 	h := headerMutation{remove: slices.Clone(remove)}
 	for _, o := range add {
-		action := o.GetAppendAction()
-		if o.GetAppend() != nil { // the deprecated form wins when set
-			action = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
-			if o.GetAppend().GetValue() {
-				action = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
-			}
-		}
-		h.ops = append(h.ops, headerOp{key: o.GetHeader().GetKey(), value: o.GetHeader().GetValue(), action: action})
+		h.ops = append(h.ops, headerOp{key: o.GetHeader().GetKey(), value: o.GetHeader().GetValue(), action: o.GetAppendAction()})
 	}
 	return h
 }

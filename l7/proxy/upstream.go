@@ -11,9 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // h1Pool is the HTTP/1.1 connection pool of a cluster for requests
@@ -80,13 +77,9 @@ func (c *h1Conn) alive() bool {
 	return c.peekLive
 }
 
-// peek is the raw read of alive: recv(2) of one byte with MSG_PEEK and
-// MSG_DONTWAIT, which answers EAGAIN on a live idle connection.
+// peek is the raw read of alive.
 func (c *h1Conn) peek(fd uintptr) bool {
-	var b [1]byte
-	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	c.peekLive = errno == unix.EAGAIN
+	c.peekLive = peekLive(fd)
 	return true
 }
 
