@@ -10,8 +10,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 )
 
@@ -24,6 +22,10 @@ type NACK struct {
 	// Resources are the names the node asked for (empty for wildcard
 	// types such as listeners and clusters).
 	Resources []string
+	// Rejected are the names of the resources of the rejected push that
+	// the node did not run already: what it rejected (a node rejects a
+	// push as a whole, and names the culprit in Error).
+	Rejected []string
 	// Version is the last version the node accepted ("" for none).
 	Version string
 	// Error is the node's error detail.
@@ -35,13 +37,15 @@ type NACK struct {
 type nackKey struct{ node, typeURL string }
 
 // NACKs returns the open NACKs, by node and type: a NACK is closed when
-// the node accepts a later version of that type.
+// the node accepts a later version of that type, or when an Update brings
+// back the version it runs.
 func (s *Server) NACKs() []NACK {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]NACK, 0, len(s.nacks))
 	for _, n := range s.nacks {
 		n.Resources = slices.Clone(n.Resources)
+		n.Rejected = slices.Clone(n.Rejected)
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -58,94 +62,96 @@ func shortType(typeURL string) string {
 }
 
 // request handles an (incremental or state of the world) request: it
-// registers the node and records ACKs and NACKs.
-func (s *Server) request(streamID int64, node *corev3.Node, typeURL, version, nonce string, names []string, detail string, nack bool) {
+// registers the node and the types it asks for. Whether the request
+// accepts or rejects a response, the cache tells (clientEvents). Only the
+// first request of a stream need name the node (Envoy's incremental
+// requests do not repeat it), so the stream's first node stands in.
+func (s *Server) request(streamID int64, node *corev3.Node, typeURL string, names func(old map[string]bool) map[string]bool) {
+	if node == nil {
+		s.mu.Lock()
+		node = s.streams[streamID]
+		s.mu.Unlock()
+	}
 	s.nodeSeen(node)
 	if node == nil {
 		return
 	}
 	s.mu.Lock()
-	defer func() {
-		q := s.takeQueue()
-		s.mu.Unlock()
-		if len(q) > 0 {
-			// Not here: this goroutine serves the node's stream, which
-			// setting its snapshot may wait for.
-			go func() {
-				if err := s.flush(context.Background(), q); err != nil {
-					s.log.Warn("cannot set a snapshot", "node", node.Id, "error", err)
-				}
-			}()
-		}
-	}()
-	s.streams[streamID] = node.Id
-	key := nackKey{node.Id, typeURL}
-	n := s.nodes[node.Id]
-	if n != nil {
-		n.subscribed[typeURL] = true
-	}
-	if nack {
-		if _, open := s.nacks[key]; !open {
-			s.metrics.nacks.WithLabelValues(shortType(typeURL)).Inc()
-			s.log.Warn("configuration rejected", "node", node.Id, "type", shortType(typeURL), "accepted_version", version, "error", detail)
-		}
-		s.nacks[key] = NACK{Node: node.Id, TypeURL: typeURL, Resources: slices.Clone(names), Version: version, Error: detail, At: time.Now()}
-		s.revert(n, typeURL)
-		return
-	}
-	if n != nil && nonce != "" {
-		if delivered, ok := n.sent[nonce]; ok {
-			delete(n.sent, nonce)
-			if !nack {
-				if n.ackedNames[typeURL] == nil {
-					n.ackedNames[typeURL] = map[string]bool{}
-				}
-				for _, name := range delivered {
-					n.ackedNames[typeURL][name] = true
-				}
-			}
-		}
-	}
-	if n != nil && n.snap != nil && version != "" && version == n.versions[typeURL] {
-		delete(s.nacks, key)
-		n.acked[typeURL] = n.snap.Resources[cachev3.GetResponseType(typeURL)]
-		s.log.Debug("ack", "node", node.Id, "type", shortType(typeURL), "version", version, "pending", n.pending)
-		if n.pending && s.warmedUp(n) {
-			if err := s.setSnapshot(context.Background(), node.Id); err != nil {
-				s.log.Warn("cannot set the snapshot after a warm-up", "node", node.Id, "error", err)
-			}
-			return
-		}
-		s.retire(n)
-	}
-}
-
-// response records a push, which names it carried (to know, at the ACK
-// of its nonce, what the node has) and its latency from the Update that
-// caused it.
-func (s *Server) response(streamID int64, typeURL, version, nonce string, requested []string) {
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.metrics.pushes.WithLabelValues(shortType(typeURL)).Inc()
-	n := s.nodes[s.streams[streamID]]
+	if _, ok := s.streams[streamID]; !ok {
+		s.streams[streamID] = node
+	}
+	n := s.nodes[node.Id]
 	if n == nil {
 		return
 	}
-	if nonce != "" && n.snap != nil {
-		var names []string
-		for name := range n.snap.GetResources(typeURL) {
-			if len(requested) == 0 || slices.Contains(requested, name) {
-				names = append(names, name)
+	n.subscribed[typeURL] = true
+	if typeURL == typeURLs[typeCluster] {
+		n.clusters = names(n.clusters)
+		if len(n.retiring) > 0 {
+			s.retire(n)
+			if q := s.takeQueue(); len(q) > 0 {
+				// Not here: this is a stream's goroutine.
+				go s.flush(context.Background(), q)
 			}
 		}
-		if len(n.sent) > 64 {
-			clear(n.sent) // a node that never acknowledges
-		}
-		n.sent[nonce] = names
 	}
-	if at, ok := n.setAt[typeURL]; ok && (version == "" || version == n.versions[typeURL]) {
+}
+
+// sotwNames are the names a state of the world request subscribes to, nil
+// for a wildcard.
+func sotwNames(req *discoveryv3.DiscoveryRequest) func(map[string]bool) map[string]bool {
+	return func(map[string]bool) map[string]bool {
+		if len(req.ResourceNames) == 0 || slices.Contains(req.ResourceNames, "*") {
+			return nil
+		}
+		out := make(map[string]bool, len(req.ResourceNames))
+		for _, name := range req.ResourceNames {
+			out[name] = true
+		}
+		return out
+	}
+}
+
+// deltaNames applies an incremental request's changes of subscription to
+// old, nil for a wildcard.
+func deltaNames(req *discoveryv3.DeltaDiscoveryRequest) func(map[string]bool) map[string]bool {
+	return func(old map[string]bool) map[string]bool {
+		if slices.Contains(req.ResourceNamesSubscribe, "*") || (old == nil && len(req.ResourceNamesSubscribe) == 0) {
+			return nil
+		}
+		out := maps.Clone(old)
+		if out == nil {
+			out = map[string]bool{}
+		}
+		for _, name := range req.ResourceNamesSubscribe {
+			out[name] = true
+		}
+		for _, name := range req.ResourceNamesUnsubscribe {
+			delete(out, name)
+		}
+		return out
+	}
+}
+
+// response counts a push and observes its latency from the Update that
+// caused it.
+func (s *Server) response(streamID int64, typeURL, version string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.metrics.pushes.WithLabelValues(shortType(typeURL)).Inc()
+	node := s.streams[streamID]
+	typ := typeIndex(typeURL)
+	if node == nil || typ < 0 {
+		return
+	}
+	n := s.nodes[node.Id]
+	if n == nil || n.snap == nil {
+		return
+	}
+	if at := n.setAt[typ]; !at.IsZero() && version == n.snap[typ].version {
 		s.metrics.latency.WithLabelValues(shortType(typeURL)).Observe(time.Since(at).Seconds())
-		delete(n.setAt, typeURL)
+		n.setAt[typ] = time.Time{}
 	}
 }
 
@@ -162,51 +168,20 @@ func (s *Server) callbacks() serverv3.Callbacks {
 		},
 		DeltaStreamClosedFunc: func(id int64, _ *corev3.Node) { s.closed(id) },
 		StreamRequestFunc: func(id int64, req *discoveryv3.DiscoveryRequest) error {
-			detail := ""
-			if req.ErrorDetail != nil {
-				detail = req.ErrorDetail.Message
-			}
-			s.request(id, req.Node, req.TypeUrl, req.VersionInfo, req.ResponseNonce, req.ResourceNames, detail, req.ErrorDetail != nil)
+			s.request(id, req.Node, req.TypeUrl, sotwNames(req))
 			return nil
 		},
-		StreamResponseFunc: func(_ context.Context, id int64, req *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
-			s.response(id, resp.TypeUrl, resp.VersionInfo, resp.Nonce, req.GetResourceNames())
+		StreamResponseFunc: func(_ context.Context, id int64, _ *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
+			s.response(id, resp.TypeUrl, resp.VersionInfo)
 		},
 		StreamDeltaRequestFunc: func(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
-			detail := ""
-			if req.ErrorDetail != nil {
-				detail = req.ErrorDetail.Message
-			}
-			// An incremental request carries no version; an ACK closes the
-			// type's NACK once the node has the current resources.
-			s.request(id, req.Node, req.TypeUrl, s.currentVersion(req.Node, req.TypeUrl, req.ErrorDetail != nil), req.ResponseNonce, req.ResourceNamesSubscribe, detail, req.ErrorDetail != nil)
+			s.request(id, req.Node, req.TypeUrl, deltaNames(req))
 			return nil
 		},
 		StreamDeltaResponseFunc: func(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
-			names := make([]string, 0, len(resp.Resources))
-			for _, r := range resp.Resources {
-				names = append(names, r.Name)
-			}
-			if len(names) == 0 {
-				names = []string{"\x00none"} // only removals: restrict to nothing
-			}
-			s.response(id, resp.TypeUrl, "", resp.Nonce, names)
+			s.response(id, resp.TypeUrl, resp.SystemVersionInfo)
 		},
 	}
-}
-
-// currentVersion is the version an incremental ACK acknowledges: the
-// node's current one ("" for a NACK).
-func (s *Server) currentVersion(node *corev3.Node, typeURL string, nack bool) string {
-	if nack || node == nil {
-		return ""
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.nodes[node.Id]; n != nil {
-		return n.versions[typeURL]
-	}
-	return ""
 }
 
 func (s *Server) closed(id int64) {
@@ -216,55 +191,132 @@ func (s *Server) closed(id int64) {
 	delete(s.streams, id)
 }
 
-// revert puts back, in the node's snapshot, the resources of typeURL it
-// last accepted, so that the rejected ones are not sent again and again
-// (the node's NACK names the version it still runs, which would otherwise
-// never match the snapshot's); the next Update sets a new snapshot. A node
-// that never accepted that type keeps the rejected resources. Must hold
-// s.mu.
-func (s *Server) revert(n *nodeState, typeURL string) {
-	if n == nil || n.snap == nil {
+// clientEvents takes what the cache found out clients did with responses:
+// it records what each node runs, records and reverts rejections, and
+// moves make before break along.
+func (s *Server) clientEvents(events []clientEvent) {
+	s.mu.Lock()
+	for _, e := range events {
+		n := s.nodes[e.node]
+		if n == nil {
+			continue
+		}
+		if e.rejected {
+			s.rejected(n, e)
+		} else {
+			s.accepted(n, e)
+		}
+	}
+	q := s.takeQueue()
+	s.mu.Unlock()
+	if len(q) > 0 {
+		// Not here: this may be a stream's goroutine, which setting a
+		// snapshot may hand a response to.
+		go s.flush(context.Background(), q)
+	}
+}
+
+// accepted records that the node runs e.state. Must hold s.mu.
+func (s *Server) accepted(n *nodeState, e clientEvent) {
+	n.acked[e.typ] = e.state
+	if nack, ok := s.nacks[nackKey{n.node.Id, typeURLs[e.typ]}]; ok && nack.Version != e.state.version {
+		s.closeNACK(n.node.Id, e.typ)
+	}
+	if e.typ == typeEndpoint && len(n.warming) > 0 {
+		for _, en := range e.carried {
+			if _, ok := n.warming[en.name]; ok {
+				n.warming[en.name] = false
+			}
+		}
+	}
+	s.log.Debug("ack", "node", n.node.Id, "type", shortType(typeURLs[e.typ]), "version", e.state.version, "pending", n.pending)
+	if n.pending {
+		if s.warmedUp(n) {
+			if err := s.setSnapshot(n.node.Id); err != nil {
+				s.log.Warn("cannot set the snapshot after a warm-up", "node", n.node.Id, "error", err)
+			}
+		}
 		return
 	}
-	acked, ok := n.acked[typeURL]
-	if !ok {
+	s.retire(n)
+}
+
+// maxRejected bounds NACK.Rejected.
+const maxRejected = 64
+
+// rejected records a NACK and puts back, in the node's snapshot, what it
+// runs of that type, so that a node that connects again gets its last
+// accepted configuration; the next Update sets a new snapshot. A node
+// that never accepted that type keeps the rejected resources. Must hold
+// s.mu.
+func (s *Server) rejected(n *nodeState, e clientEvent) {
+	typeURL := typeURLs[e.typ]
+	key := nackKey{n.node.Id, typeURL}
+	running := e.running
+	if running == nil {
+		running = emptySnaps[e.typ]
+	}
+	changed, _ := diffItems(running.items, e.state.items)
+	names := make([]string, 0, min(len(changed), maxRejected))
+	for _, en := range changed {
+		names = append(names, en.name)
+	}
+	slices.Sort(names)
+	names = names[:min(len(names), maxRejected)]
+	version := ""
+	if e.running != nil && e.running != emptySnaps[e.typ] {
+		version = e.running.version
+	}
+	if _, open := s.nacks[key]; !open {
+		s.metrics.nacks.WithLabelValues(shortType(typeURL)).Inc()
+		s.log.Warn("configuration rejected", "node", n.node.Id, "type", shortType(typeURL), "resources", names,
+			"accepted_version", version, "error", e.detail)
+	}
+	s.nacks[key] = NACK{Node: n.node.Id, TypeURL: typeURL, Resources: e.asked, Rejected: names, Version: version,
+		Error: e.detail, At: time.Now()}
+	s.revert(n, e.typ)
+}
+
+func (s *Server) closeNACK(node string, typ int) {
+	delete(s.nacks, nackKey{node, typeURLs[typ]})
+}
+
+// revert puts the node's accepted resources of typ back in its snapshot.
+// Must hold s.mu.
+func (s *Server) revert(n *nodeState, typ int) {
+	a := n.acked[typ]
+	if n.snap == nil || a == nil || n.snap[typ] == a {
 		return
 	}
 	next := *n.snap
-	next.Resources[cachev3.GetResponseType(typeURL)] = acked
-	next.VersionMap = maps.Clone(n.snap.VersionMap)
-	perResource := map[string]string{}
-	for name, r := range acked.Items {
-		h, err := s.resourceHash(r.Resource)
-		if err != nil {
-			s.log.Warn("cannot revert a rejected push", "node", n.node.Id, "error", err)
-			return
-		}
-		perResource[name] = h
-	}
-	next.VersionMap[typeURL] = perResource
+	next[typ] = a
 	n.snap = &next
-	n.versions[typeURL] = acked.Version
 	n.seq++
 	s.queue = append(s.queue, queued{id: n.node.Id, seq: n.seq, snap: &next})
 }
 
 // retire drops the clusters kept for make before break once the node runs
-// the current listeners and routes. Must hold s.mu.
+// the current listeners and routes, and, for a node that asks for
+// clusters by name (a gRPC client, which keeps a cluster for the RPCs
+// already routed to it), once it no longer asks for them. Must hold s.mu.
 func (s *Server) retire(n *nodeState) {
-	if len(n.retiring) == 0 {
+	if len(n.retiring) == 0 || n.pending || n.snap == nil {
 		return
 	}
-	if n.pending {
-		return
-	}
-	for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType} {
-		if n.subscribed[typ] && n.acked[typ].Version != n.versions[typ] {
+	for _, typ := range []int{typeListener, typeRoute} {
+		if a := n.acked[typ]; n.subscribed[typeURLs[typ]] && (a == nil || a.version != n.snap[typ].version) {
 			return
 		}
 	}
-	n.dropRetiring = true
-	if err := s.setSnapshot(context.Background(), n.node.Id); err != nil {
+	for name := range n.retiring {
+		if n.clusters == nil || !n.clusters[name] {
+			n.drop[name] = true
+		}
+	}
+	if len(n.drop) == 0 {
+		return
+	}
+	if err := s.setSnapshot(n.node.Id); err != nil {
 		s.log.Warn("cannot drop retired clusters", "node", n.node.Id, "error", err)
 	}
 }

@@ -1,40 +1,76 @@
 // Package ads serves the Envoy resources of the routing model over the Aggregated Discovery Service, state
-// of the world and incremental (delta), with github.com/envoyproxy/go-control-plane's server and snapshot
-// cache.
+// of the world and incremental (delta), with github.com/envoyproxy/go-control-plane's stream servers and a
+// cache of its own.
 //
 // A Server takes each new IR through Update (it satisfies gatewayapi/controller's Sink), translates it with
 // package l7/xds and sets a snapshot for every node that has connected. Which Gateways a node serves is
 // Options.Gateways' answer for its node (all of them by default); a node's first request gives it its
-// snapshot. Each resource type's version is a hash of that type's resources in deterministic serialization,
-// so a type whose resources did not change keeps its version and is not pushed again, and the incremental
-// protocol sends only the resources whose own hash changed. When an Update changes nothing but endpoints (an
-// EndpointSlice change), the server rebuilds the endpoint assignments alone, without translating routes,
-// and only EDS is pushed. A snapshot that is not consistent (a listener naming a route configuration that
-// failed validation, say) is not pushed: the node keeps the last one.
+// snapshot.
 //
-// Changes are made before they break anything. For Envoy, clusters a new route configuration needs come first:
-// the node gets a snapshot with the new clusters and endpoints and its current listeners and routes, and the
-// new routes only once it has acknowledged those (so a route never names a cluster Envoy lacks). For every
-// node, a cluster the new routes no longer use stays, with its endpoints, until the node has acknowledged the
-// listeners and routes without it (so requests still routed to it do not fail). The cache runs outside
-// go-control-plane's ADS mode, which would answer a request naming some of a type's resources only once it
-// names all, while a gRPC client asks just for what the target it dials needs.
+// # Updates
+//
+// The server keeps the translation per Gateway. An Update translates only the Gateways that changed, and
+// those whose backends changed other than in their endpoints; a backend whose endpoints alone changed (an
+// EndpointSlice change) gets a new endpoint assignment in the Gateways that use it, without translating
+// routes. An IR is a value that is never modified once handed over (gatewayapi.IR), so a Gateway or Backend of
+// a new IR that is the very object of the last IR is taken as unchanged without a look; other Gateways are
+// compared by their serialization, other backends by value. The Gateway controller keeps the objects of
+// what did not change from one IR to the next, so a change of one route looks at one Gateway. An IR that is
+// the last one again (the same pointer) is compared in full, for callers that modify an IR and hand it over
+// again.
+//
+// Each resource is serialized once, and its hash versions it; a type's version is a digest of its resources'
+// hashes, so a type whose resources did not change keeps its version. Nodes that serve the same Gateways share
+// one snapshot (a view), built once per Update, and a snapshot records how it differs from the one before, so
+// working out what to send a node costs what changed, not what the node has. A snapshot that is not
+// consistent (a listener naming a route configuration that failed validation, say; ErrInconsistent) is not
+// pushed: the node keeps the last one.
+//
+// # Pushes
+//
+// The cache tracks, for each stream and type, what the client runs: what it last accepted (acknowledged),
+// and what it subscribed to since. A response carries what the client lacks: the resources that changed,
+// the ones it subscribed to anew, and, in incremental responses, the names removed. State of the world
+// responses of listeners and clusters carry every resource the client subscribes to, as the protocol
+// requires; those of route configurations, endpoint assignments and secrets only what changed, which
+// clients keep with what they have. A subscription that changes nothing the client has gets no response,
+// and the client counts as running the new version. go-control-plane's state of the world server drops a
+// response it has not sent yet when a newer request of the type comes; what the dropped response carried
+// is sent again.
+//
+// Changes are made before they break anything. For Envoy, clusters a new route configuration needs come
+// first: the node gets a snapshot with the new clusters and endpoints and its current listeners and routes,
+// and the new routes only once it has accepted those (so a route never names a cluster Envoy lacks). For
+// every node, a cluster the new routes no longer use stays, with its endpoints, until the node has accepted
+// the listeners and routes without it (so requests still routed to it do not fail); for a node that asks for
+// clusters by name (a gRPC client), until it also stops asking for it, as it keeps a cluster for the RPCs
+// already routed to it.
 //
 // Proxyless gRPC clients (Options.Proxyless; by default nodes whose user agent starts with "gRPC") get the
-// gRPC projection of package l7/xds instead of the Envoy resources, whatever Options.Gateways says. The tests
-// drive grpc-go's own xDS resolver against the server: weighted splits, header and path prefix routing, an
-// update while RPCs flow, a NACK. grpc-go (v1.84) installs a new route table before its balancer has a child
-// for a cluster the table names for the first time and fails a fail-fast RPC picked in between with
-// Unavailable "unknown cluster selected"; that window is in the client and no server can close it.
+// gRPC projection of package l7/xds instead of the Envoy resources, whatever Options.Gateways says; it is
+// translated only while such a node is connected. The tests drive grpc-go's own xDS resolver against the
+// server: weighted splits, header and path prefix routing, an update while RPCs flow, a NACK. grpc-go
+// (v1.84) installs a new route table before its balancer has a child for a cluster the table names for the
+// first time and fails a fail-fast RPC picked in between with Unavailable "unknown cluster selected"; that
+// window is in the client and no server can close it.
 //
-// A node that rejects a push (a NACK) keeps its last accepted configuration, and so does the server: it puts
-// the node's last accepted resources of that type back in the node's snapshot, so the rejected ones are not
-// sent again and again, until the next Update. The NACK, with the node's error detail, stays recorded
-// (NACKs) until the node runs a later version of that type, and is counted.
+// # Rejections
 //
-// Start serves gRPC (with TLS, and mutual TLS, when Options.TLS says so) until its context ends. Metrics,
-// registered with Options.Registerer: eniway_xds_pushes_total and eniway_xds_nacks_total by resource type,
-// eniway_xds_push_latency_seconds (from the Update that changed a type for a node to the response carrying
-// it), eniway_xds_translations_total (full or endpoints only), eniway_xds_streams, eniway_xds_nodes and
-// eniway_xds_inconsistent_snapshots_total.
+// A node that rejects a push (a NACK) keeps its last accepted configuration, and so does the server: the
+// rejected resources are not sent again, and the node's snapshot of that type goes back to what it runs, so
+// that a node that connects again gets its last accepted configuration, until the next Update. The NACK is
+// recorded (NACKs) with the node, the type, the resources of the rejected push the node did not run already,
+// the version it runs and its error detail, and counted, until the node accepts a later version of that type
+// or an Update brings back the version it runs. Only the first request of an incremental stream need name the
+// node, as Envoy's do.
+//
+// # Serving
+//
+// Start serves gRPC (with TLS, and mutual TLS, when Options.TLS says so) until its context ends, and waits for
+// the streams' handlers. Metrics, registered with Options.Registerer: eniway_xds_pushes_total and
+// eniway_xds_nacks_total by resource type, eniway_xds_push_latency_seconds (from the Update that changed a
+// type for a node to the response carrying it), eniway_xds_translations_total (full: Gateways translated, or
+// endpoints only), eniway_xds_streams, eniway_xds_nodes and eniway_xds_inconsistent_snapshots_total.
+//
+// BenchmarkPushLatency measures how long a change takes to reach 100 clients with 10k HTTPRoutes loaded.
 package ads

@@ -2,14 +2,10 @@ package ads
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"slices"
 	"sort"
@@ -26,15 +22,12 @@ import (
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
 	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/eniway/eniway/gatewayapi"
 	"github.com/eniway/eniway/l7/xds"
@@ -74,59 +67,47 @@ type Options struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	cache   cachev3.SnapshotCache
+	cache   *xdsCache
 	xds     serverv3.Server
 	lis     net.Listener
 	metrics *metrics
 
-	mu sync.Mutex
-	// res holds the resources of each Gateway; structure is the hash of the
-	// last IR without its endpoints (the endpoint fast path compares it).
-	res       map[string]*xds.Resources
-	grpcRes   *xds.Resources
-	backends  map[string]*gatewayapi.Backend
-	structure [sha256.Size]byte
-	haveIR    bool
-	nodes     map[string]*nodeState
+	mu    sync.Mutex
+	model *model
+	views map[string]*view
+	nodes map[string]*nodeState
 	// queue holds snapshots built under mu and not yet set (flush).
-	queue []queued
-	// hashes caches resourceHash; a full translation starts it afresh.
-	hashes map[types.Resource]string
-	// setMu serializes setting snapshots in the cache; applied is the
-	// sequence number of the last snapshot set per node.
-	setMu   sync.Mutex
-	applied map[string]uint64
+	queue   []queued
 	nacks   map[nackKey]NACK
-	streams map[int64]string // stream ID -> node ID
+	streams map[int64]*corev3.Node // stream ID -> node of its first request
 }
 
 type nodeState struct {
 	node      *corev3.Node
 	proxyless bool
 	gateways  []string
-	// snap is the snapshot last set; acked holds, by type URL, the
-	// resources the node last accepted.
-	snap  *cachev3.Snapshot
-	acked map[string]cachev3.Resources
+	// snap is the snapshot last set; acked holds, by type, what the node
+	// runs (what it last accepted).
+	snap  *nodeSnap
+	acked [numTypes]*typeSnap
 	// subscribed holds the types the node has asked for; pending is set
-	// while a warm-up snapshot stands in for the desired one.
+	// while a warm-up snapshot stands in for the desired one, warming
+	// holds the new clusters whose endpoints the node has yet to accept.
 	subscribed map[string]bool
 	pending    bool
-	// dropRetiring makes the next snapshot leave the retiring clusters out.
-	dropRetiring bool
+	warming    map[string]bool
+	// drop are retiring clusters the next snapshot leaves out (retire).
+	drop map[string]bool
+	// clusters are the clusters the node subscribes to by name, nil for a
+	// wildcard subscription (Envoy's).
+	clusters map[string]bool
 	// seq numbers the snapshots built for the node.
 	seq uint64
-	// sent holds the resource names of each response by nonce until the
-	// node acknowledges it; ackedNames the names the node has acknowledged,
-	// by type.
-	sent       map[string][]string
-	ackedNames map[string]map[string]bool
 	// retiring holds clusters (and their endpoint assignments) kept after
 	// the routes stopped using them, until the node accepts those routes.
-	retiring map[string][2]types.Resource
-	// versions of the snapshot last set, by type URL, and when.
-	versions map[string]string
-	setAt    map[string]time.Time
+	retiring map[string][2]*entry
+	// setAt is when each type last changed in the node's snapshot.
+	setAt [numTypes]time.Time
 }
 
 // New validates opts and binds the listen address; Start serves on it.
@@ -147,18 +128,14 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("ads: listen on %s: %w", opts.Listen, err)
 	}
 	s := &Server{
-		opts: opts, log: log, lis: lis, metrics: m,
-		res: map[string]*xds.Resources{}, backends: map[string]*gatewayapi.Backend{},
-		nodes: map[string]*nodeState{}, nacks: map[nackKey]NACK{}, streams: map[int64]string{},
-		grpcRes: &xds.Resources{}, applied: map[string]uint64{}, hashes: map[types.Resource]string{},
+		opts: opts, log: log, lis: lis, metrics: m, model: newModel(opts.Translate),
+		views: map[string]*view{}, nodes: map[string]*nodeState{}, nacks: map[nackKey]NACK{},
+		streams: map[int64]*corev3.Node{},
 	}
 	if s.opts.Proxyless == nil {
 		s.opts.Proxyless = func(n *corev3.Node) bool { return strings.HasPrefix(n.GetUserAgentName(), "gRPC") }
 	}
-	// Not in the cache's ADS mode, which answers a request for some of a
-	// type's resources only once it names all of them: a gRPC client asks
-	// for the clusters of the one target it dials.
-	s.cache = cachev3.NewSnapshotCache(false, cachev3.IDHash{}, cacheLogger{log})
+	s.cache = newXDSCache(s.clientEvents)
 	s.xds = serverv3.NewServer(context.Background(), s.cache, s.callbacks())
 	return s, nil
 }
@@ -166,8 +143,9 @@ func New(opts Options) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 
-// Start serves ADS until ctx is done, then stops gracefully (open streams
-// are cancelled) and returns nil; it returns an error if serving fails.
+// Start serves ADS until ctx is done, then stops (open streams are
+// cancelled, and Start waits for their handlers) and returns nil; it
+// returns an error if serving fails.
 func (s *Server) Start(ctx context.Context) error {
 	var opts []grpc.ServerOption
 	if s.opts.TLS != nil {
@@ -177,6 +155,7 @@ func (s *Server) Start(ctx context.Context) error {
 		grpc.MaxConcurrentStreams(1<<20),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 15 * time.Second, PermitWithoutStream: true}),
+		grpc.WaitForHandlers(true),
 	)
 	g := grpc.NewServer(opts...)
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
@@ -198,99 +177,61 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 }
 
-// Update takes a new routing model: it translates it and sets every
-// node's snapshot, so that each node gets the resources that changed. When
-// only endpoints changed (an EndpointSlice update), it rebuilds the
-// endpoint assignments alone, without translating routes. A resource that
-// fails validation is left out and reported in the returned error; the
-// rest is still pushed. Update satisfies gatewayapi/controller's Sink.
+// Update takes a new routing model and sets every node's snapshot, so
+// that each node gets the resources that changed. It translates only the
+// Gateways that changed (and those whose backends changed other than in
+// their endpoints); when only endpoints changed (an EndpointSlice
+// update), it rebuilds the changed endpoint assignments alone. Nodes that
+// serve the same Gateways share one snapshot, built once. A resource that
+// fails validation is left out and reported in the returned error (an
+// *xds.ResourceError, every Update until it is fixed); the rest is still
+// pushed. Update satisfies gatewayapi/controller's Sink.
+//
+// The IR must not be modified once handed over (see gatewayapi.IR): a
+// Gateway or Backend of ir that is the very object of the last IR is
+// taken as unchanged without a look. An IR that is the last one again
+// (the same pointer) is compared in full.
 func (s *Server) Update(ctx context.Context, ir *gatewayapi.IR) error {
 	start := time.Now()
-	structure, err := structureHash(ir)
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
-	var terr error
-	if s.haveIR && structure == s.structure {
-		terr = s.updateEndpoints(ir)
-		s.metrics.translations.WithLabelValues("endpoints").Inc()
-	} else {
-		var res map[string]*xds.Resources
-		var gerr error
-		res, terr = xds.Translate(ir, s.opts.Translate)
-		s.hashes = map[types.Resource]string{}
-		s.grpcRes, gerr = xds.TranslateGRPC(ir, s.opts.Translate)
-		terr = errors.Join(terr, gerr)
-		s.res = res
-		s.metrics.translations.WithLabelValues("full").Inc()
+	kind, terr := s.model.update(ir)
+	if kind == "" {
+		// The model could not take the IR (it starts afresh next time):
+		// the nodes keep their snapshots.
+		s.mu.Unlock()
+		return terr
 	}
-	s.structure, s.haveIR = structure, true
-	s.backends = map[string]*gatewayapi.Backend{}
-	for _, b := range ir.Backends {
-		s.backends[b.Name] = b
-	}
+	s.metrics.translations.WithLabelValues(kind).Inc()
 	var errs []error
+	if s.proxylessNodes() {
+		if _, err := s.model.projection(); err != nil {
+			errs = append(errs, err)
+		}
+		terr = s.model.errors(true)
+	}
 	for _, id := range sortedKeys(s.nodes) {
-		errs = append(errs, s.setSnapshot(ctx, id))
+		errs = append(errs, s.setSnapshot(id))
+	}
+	for k, v := range s.views {
+		if !v.used {
+			delete(s.views, k)
+		}
+		v.used = false
 	}
 	q, nodes := s.takeQueue(), len(s.nodes)
 	s.mu.Unlock()
-	errs = append(errs, s.flush(ctx, q))
-	s.log.Debug("updated", "gateways", len(ir.Gateways), "nodes", nodes, "took", time.Since(start), "error", terr)
+	s.flush(ctx, q)
+	s.log.Debug("updated", "gateways", len(ir.Gateways), "kind", kind, "nodes", nodes, "took", time.Since(start), "error", terr)
 	return errors.Join(append(errs, terr)...)
 }
 
-// updateEndpoints replaces every Gateway's endpoint assignments.
-func (s *Server) updateEndpoints(ir *gatewayapi.IR) error {
-	byName := map[string]*gatewayapi.Backend{}
-	for _, b := range ir.Backends {
-		byName[b.Name] = b
-	}
-	var errs []error
-	all := maps.Clone(s.res)
-	all[grpcProjection] = s.grpcRes
-	for gw, r := range all {
-		next := *r
-		next.Endpoints = nil
-		for _, c := range r.Clusters {
-			b := byName[c.Name]
-			if b == nil {
-				continue
-			}
-			cla, err := xds.ClusterLoadAssignment(b)
-			if err != nil {
-				errs = append(errs, &xds.ResourceError{Gateway: gw, Type: "ClusterLoadAssignment", Name: b.Name, Err: err})
-				continue
-			}
-			next.Endpoints = append(next.Endpoints, cla)
-		}
-		if gw == grpcProjection {
-			s.grpcRes = &next
-		} else {
-			s.res[gw] = &next
+func (s *Server) proxylessNodes() bool {
+	for _, n := range s.nodes {
+		if n.proxyless {
+			return true
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// grpcProjection names the gRPC projection among the Gateways' resources.
-const grpcProjection = "\x00grpc"
-
-// structureHash hashes the IR without endpoints.
-func structureHash(ir *gatewayapi.IR) ([sha256.Size]byte, error) {
-	c := *ir
-	c.Backends = make([]*gatewayapi.Backend, len(ir.Backends))
-	for i, b := range ir.Backends {
-		nb := *b
-		nb.Endpoints = nil
-		c.Backends[i] = &nb
-	}
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("ads: hash IR: %w", err)
-	}
-	return sha256.Sum256(b), nil
+	return false
 }
 
 // gatewaysOf is the sorted list of Gateways a node serves.
@@ -303,174 +244,151 @@ func (s *Server) gatewaysOf(node *corev3.Node) []string {
 	return slices.Compact(gws)
 }
 
-// resourceSet holds resources by type URL and name.
-type resourceSet map[string]map[string]types.Resource
-
-func (r resourceSet) add(typ, name string, m types.Resource) {
-	if r[typ] == nil {
-		r[typ] = map[string]types.Resource{}
-	}
-	r[typ][name] = m
-}
-
-var snapshotTypes = []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType}
-
-// setSnapshot builds and sets the snapshot of one node. Each type's
-// version is a hash of its resources, so a type whose resources did not
-// change keeps its version and is not pushed again. Changes are made
-// before break: new clusters first (see warmup), old clusters last (see
-// retiring). Must hold s.mu.
-func (s *Server) setSnapshot(ctx context.Context, id string) error {
+// setSnapshot sets the snapshot of one node: its view's, shared with the
+// nodes that serve the same Gateways, unless the node is between two
+// configurations. Changes are made before break: new clusters first (see
+// warmup), old clusters last (see retiring). Must hold s.mu.
+func (s *Server) setSnapshot(id string) error {
 	n := s.nodes[id]
-	desired := s.desired(n)
-	if warm := s.warmup(n, desired); warm != nil {
-		s.log.Debug("warming new clusters up", "node", id)
-		n.pending = true
-		return s.apply(ctx, n, warm)
+	v, err := s.view(n)
+	if err != nil {
+		s.metrics.inconsistent.Inc()
+		return fmt.Errorf("ads: node %s: keeping the last snapshot: %w", id, err)
 	}
-	n.pending = false
-	return s.apply(ctx, n, desired)
+	routes := n.subscribed[resourcev3.ListenerType] || n.subscribed[resourcev3.RouteType]
+	if !routes {
+		// Nothing can be routed to them any more.
+		clear(n.retiring)
+	}
+	sameClusters := n.snap == nil || !routes || n.snap[typeCluster].version == v.snap[typeCluster].version
+	if len(n.retiring) == 0 && sameClusters && !s.needsWarmup(n, v.snap) {
+		n.pending, n.warming = false, nil
+		clear(n.drop)
+		s.use(n, v.snap)
+		return nil
+	}
+	desired := s.desired(n, v.snap, routes)
+	if warm := s.warmup(n, desired); warm != nil {
+		s.log.Debug("warming new clusters up", "node", id, "clusters", len(n.warming))
+		n.pending = true
+		return s.apply(n, warm)
+	}
+	n.pending, n.warming = false, nil
+	if desired == v.snap {
+		s.use(n, desired) // checked already
+		return nil
+	}
+	return s.apply(n, desired)
 }
 
-// desired is what the node should run: the resources of its Gateways (or
-// the gRPC projection) plus the clusters still retiring.
-func (s *Server) desired(n *nodeState) resourceSet {
-	gws := n.gateways
-	if s.opts.Gateways == nil {
-		gws = sortedKeys(s.res)
-	}
-	source := s.res
-	if n.proxyless {
-		source = map[string]*xds.Resources{grpcProjection: s.grpcRes}
-		gws = []string{grpcProjection}
-	}
-	set := resourceSet{}
-	for _, gw := range gws {
-		r := source[gw]
-		if r == nil {
-			continue
-		}
-		for _, m := range r.Listeners {
-			set.add(resourcev3.ListenerType, m.Name, m)
-		}
-		for _, m := range r.Routes {
-			set.add(resourcev3.RouteType, m.Name, m)
-		}
-		for _, m := range r.Clusters {
-			set.add(resourcev3.ClusterType, m.Name, m)
-		}
-		for _, m := range r.Endpoints {
-			set.add(resourcev3.EndpointType, m.ClusterName, m)
-		}
-		for _, m := range r.Secrets {
-			set.add(resourcev3.SecretType, m.Name, m)
-		}
-	}
+// desired is what the node should run: its view plus the clusters still
+// retiring. Only the types it changes are copied.
+func (s *Server) desired(n *nodeState, base *nodeSnap, routes bool) *nodeSnap {
 	// Make before break, the removing half: a cluster the node had and
 	// the new routes no longer use stays, with its endpoints, until the
 	// node has accepted listeners and routes without it (retire), so that
 	// requests still routed to it meanwhile do not fail.
-	// A node that takes no listeners or routes has nothing routed to them.
-	routes := n.subscribed[resourcev3.ListenerType] || n.subscribed[resourcev3.RouteType]
-	if !routes || n.dropRetiring {
-		// Nothing can be routed to them any more (retire).
-		clear(n.retiring)
-		routes, n.dropRetiring = false, false
-	}
 	if n.snap != nil && routes {
-		prevEndpoints := n.snap.GetResources(resourcev3.EndpointType)
-		for name, c := range n.snap.GetResources(resourcev3.ClusterType) {
-			if _, ok := set[resourcev3.ClusterType][name]; ok {
+		prevEndpoints := n.snap[typeEndpoint].items
+		for name, c := range n.snap[typeCluster].items {
+			if base[typeCluster].items[name] != nil || n.drop[name] {
 				continue
 			}
 			if _, ok := n.retiring[name]; !ok {
-				n.retiring[name] = [2]types.Resource{c, prevEndpoints[name]}
+				n.retiring[name] = [2]*entry{c, prevEndpoints[name]}
 			}
 		}
 	}
-	for name, r := range n.retiring {
-		if _, ok := set[resourcev3.ClusterType][name]; ok {
-			delete(n.retiring, name) // used again
-			continue
-		}
-		set.add(resourcev3.ClusterType, name, r[0])
-		if r[1] != nil {
-			set.add(resourcev3.EndpointType, name, r[1])
+	for name := range n.retiring {
+		if base[typeCluster].items[name] != nil || n.drop[name] {
+			delete(n.retiring, name) // used again, or retired
 		}
 	}
-	return set
+	clear(n.drop)
+	if len(n.retiring) == 0 {
+		return base
+	}
+	set := *base
+	clusters, endpoints := cloneItems(base[typeCluster]), cloneItems(base[typeEndpoint])
+	for name, r := range n.retiring {
+		clusters[name] = r[0]
+		if r[1] != nil {
+			endpoints[name] = r[1]
+		}
+	}
+	set[typeCluster] = newTypeSnap(typeCluster, clusters, nil)
+	set[typeEndpoint] = newTypeSnap(typeEndpoint, endpoints, nil)
+	return &set
+}
+
+// needsWarmup says whether desired has clusters the node runs routes
+// without, which warmup then works out. A node that takes no clusters from
+// this server has none to warm up.
+func (s *Server) needsWarmup(n *nodeState, desired *nodeSnap) bool {
+	if n.proxyless || !n.subscribed[resourcev3.ClusterType] || (n.acked[typeListener] == nil && n.acked[typeRoute] == nil) {
+		return false
+	}
+	a := n.acked[typeCluster]
+	return a == nil || a.version != desired[typeCluster].version
 }
 
 // warmup is the adding half of make before break, for Envoy. When the
 // desired resources use clusters the node does not have yet, it first gets
 // a snapshot with the new clusters and endpoints but the listeners and
-// routes it runs now; once it has accepted those (request, warmedUp), it
-// gets the desired snapshot. Envoy warms a new cluster before routes may
-// use it, so a route never points at a cluster it lacks (which would be
-// answered 500). A gRPC client needs no warm-up: it fetches the clusters
-// a new route configuration names, and waits for them, before it applies
-// it. warmup returns nil when no warm-up is needed.
-func (s *Server) warmup(n *nodeState, desired resourceSet) resourceSet {
-	if n.proxyless {
+// routes it runs now; once it has accepted those (clientEvents, warmedUp),
+// it gets the desired snapshot. Envoy warms a new cluster before routes
+// may use it, so a route never points at a cluster it lacks (which would
+// be answered 500). A gRPC client needs no warm-up: it fetches the
+// clusters a new route configuration names, and waits for them, before it
+// applies it. warmup returns nil when no warm-up is needed.
+func (s *Server) warmup(n *nodeState, desired *nodeSnap) *nodeSnap {
+	if !s.needsWarmup(n, desired) {
 		return nil
 	}
-	ackedListeners, okL := n.acked[resourcev3.ListenerType]
-	ackedRoutes, okR := n.acked[resourcev3.RouteType]
-	if !okL && !okR {
-		return nil // the node runs nothing yet
+	var have map[string]*entry
+	if a := n.acked[typeCluster]; a != nil {
+		have = a.items
 	}
-	have := n.acked[resourcev3.ClusterType].Items
-	var fresh []string
-	for name := range desired[resourcev3.ClusterType] {
-		if _, ok := have[name]; !ok {
-			fresh = append(fresh, name)
+	fresh := map[string]bool{}
+	for name := range desired[typeCluster].items {
+		if have[name] == nil {
+			fresh[name] = true
 		}
 	}
 	if len(fresh) == 0 {
 		return nil
 	}
-	slices.Sort(fresh)
-	warm := resourceSet{}
-	for typ, m := range desired {
-		warm[typ] = m
+	// warming says, for each new cluster, whether the node has yet to
+	// accept its endpoints; what it accepted while warming up stays.
+	warming := make(map[string]bool, len(fresh))
+	for name := range fresh {
+		pending, ok := n.warming[name]
+		warming[name] = !ok || pending
 	}
-	if okL {
-		warm[resourcev3.ListenerType] = map[string]types.Resource{}
-		for name, r := range ackedListeners.Items {
-			warm[resourcev3.ListenerType][name] = r.Resource
-		}
+	n.warming = warming
+	warm := *desired
+	if a := n.acked[typeListener]; a != nil {
+		warm[typeListener] = a
 	}
-	// The routes are those the listeners kept name: the accepted ones, or
-	// the desired ones the node has not received yet (a node that accepted
-	// an empty listener set has no routes to keep).
-	warm[resourcev3.RouteType] = map[string]types.Resource{}
-	withTTL := map[string]types.ResourceWithTTL{}
-	for name, l := range warm[resourcev3.ListenerType] {
-		withTTL[name] = types.ResourceWithTTL{Resource: l}
+	if a := n.acked[typeRoute]; a != nil {
+		warm[typeRoute] = a
 	}
-	for name := range cachev3.GetResourceReferences(withTTL)[resourcev3.RouteType] {
-		if r, ok := ackedRoutes.Items[name]; okR && ok {
-			warm[resourcev3.RouteType][name] = r.Resource
-		} else if r, ok := desired[resourcev3.RouteType][name]; ok {
-			warm[resourcev3.RouteType][name] = r
-		}
-	}
-	return warm
+	return &warm
 }
 
 // warmedUp reports whether the node has accepted the warm-up snapshot's
 // clusters and endpoints, of the types it subscribes to.
 func (s *Server) warmedUp(n *nodeState) bool {
-	for _, typ := range []string{resourcev3.ClusterType, resourcev3.EndpointType} {
-		if n.subscribed[typ] && n.acked[typ].Version != n.versions[typ] {
+	for _, typ := range []int{typeCluster, typeEndpoint} {
+		if a := n.acked[typ]; n.subscribed[typeURLs[typ]] && (a == nil || a.version != n.snap[typ].version) {
 			return false
 		}
 	}
-	// Endpoints are asked for by name: the node must have acknowledged a
-	// response carrying every cluster's.
+	// Endpoints are asked for by name: the node must have accepted a
+	// response carrying every new cluster's.
 	if n.subscribed[resourcev3.EndpointType] {
-		for name := range n.snap.GetResources(resourcev3.ClusterType) {
-			if !n.ackedNames[resourcev3.EndpointType][name] {
+		for _, pending := range n.warming {
+			if pending {
 				return false
 			}
 		}
@@ -478,78 +396,49 @@ func (s *Server) warmedUp(n *nodeState) bool {
 	return true
 }
 
-// apply versions a resource set, checks it and sets it as the node's
-// snapshot.
-func (s *Server) apply(ctx context.Context, n *nodeState, set resourceSet) error {
-	id := n.node.Id
-	snap := &cachev3.Snapshot{VersionMap: map[string]map[string]string{}}
-	versions := map[string]string{}
-	for _, typ := range snapshotTypes {
-		names := sortedKeys(set[typ])
-		items := make([]types.Resource, 0, len(names))
-		perResource := make(map[string]string, len(names))
-		h := sha256.New()
-		for _, name := range names {
-			m := set[typ][name]
-			rh, err := s.resourceHash(m)
-			if err != nil {
-				return fmt.Errorf("ads: marshal %s %s: %w", typ, name, err)
-			}
-			h.Write([]byte(name))
-			h.Write([]byte(rh))
-			perResource[name] = rh
-			items = append(items, m)
-		}
-		v := hex.EncodeToString(h.Sum(nil))[:16]
-		versions[typ] = v
-		snap.Resources[cachev3.GetResponseType(typ)] = cachev3.NewResources(v, items)
-		snap.VersionMap[typ] = perResource
-	}
-	consistent := snap.Consistent
+// apply checks a node's own snapshot (between two configurations) and
+// sets it.
+func (s *Server) apply(n *nodeState, set *nodeSnap) error {
+	check := consistent
 	if n.proxyless {
-		// go-control-plane's check does not look into api_listeners.
-		consistent = func() error { return projectionConsistent(set) }
+		check = projectionConsistent
 	}
-	if err := consistent(); err != nil {
+	snap := new(nodeSnap)
+	*snap = *set // set may be a view's
+	for typ := range numTypes {
+		if snap[typ].prev == nil && n.snap != nil && snap[typ] != n.snap[typ] && snap[typ] != n.acked[typ] {
+			// A node's own type snapshot follows what the node has.
+			snap[typ] = newTypeSnap(typ, snap[typ].items, n.snap[typ])
+		}
+	}
+	if err := check(snap); err != nil {
 		s.metrics.inconsistent.Inc()
-		return fmt.Errorf("ads: node %s: snapshot not consistent, keeping the last one: %w", id, err)
+		return fmt.Errorf("ads: node %s: keeping the last snapshot: %w", n.node.Id, err)
 	}
-	now := time.Now()
-	for typ, v := range versions {
-		if n.versions[typ] != v {
-			n.setAt[typ] = now
-		}
-	}
-	n.versions = versions
-	n.snap = snap
-	for typ, v := range versions {
-		// The node runs this version already (the Update went back to what
-		// it accepted before a rejected push): nothing is open any more.
-		if a, ok := n.acked[typ]; ok && a.Version == v {
-			delete(s.nacks, nackKey{id, typ})
-		}
-	}
-	n.seq++
-	s.queue = append(s.queue, queued{id: id, seq: n.seq, snap: snap})
+	s.use(n, snap)
 	return nil
 }
 
-// resourceHash is the hash of a resource's deterministic serialization,
-// computed once per resource (translated resources are never modified): it
-// versions the resource for incremental xDS and its type for state of the
-// world. Must hold s.mu.
-func (s *Server) resourceHash(m types.Resource) (string, error) {
-	if h, ok := s.hashes[m]; ok {
-		return h, nil
+// use makes snap the node's snapshot and queues it for the cache. Must
+// hold s.mu.
+func (s *Server) use(n *nodeState, snap *nodeSnap) {
+	if n.snap == snap {
+		return
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	if err != nil {
-		return "", err
+	now := time.Now()
+	for typ := range numTypes {
+		if n.snap == nil || n.snap[typ].version != snap[typ].version {
+			n.setAt[typ] = now
+		}
+		// The node runs this version already (the Update went back to what
+		// it accepted before a rejected push): nothing is open any more.
+		if a := n.acked[typ]; a != nil && a.version == snap[typ].version {
+			s.closeNACK(n.node.Id, typ)
+		}
 	}
-	sum := sha256.Sum256(b)
-	h := hex.EncodeToString(sum[:12])
-	s.hashes[m] = h
-	return h, nil
+	n.snap = snap
+	n.seq++
+	s.queue = append(s.queue, queued{id: n.node.Id, seq: n.seq, snap: snap})
 }
 
 // queued is a snapshot built under s.mu, to be set in the cache without
@@ -557,7 +446,7 @@ func (s *Server) resourceHash(m types.Resource) (string, error) {
 type queued struct {
 	id   string
 	seq  uint64
-	snap *cachev3.Snapshot
+	snap *nodeSnap
 }
 
 // takeQueue returns the queued snapshots and empties the queue. Must hold
@@ -568,27 +457,13 @@ func (s *Server) takeQueue() []queued {
 	return q
 }
 
-// flush sets queued snapshots in the cache. It must not hold s.mu: setting a
-// snapshot hands responses to the node's stream, whose goroutine may be
-// waiting for s.mu in a callback. setMu keeps the order: a snapshot older
-// than one already set for its node is dropped.
-func (s *Server) flush(ctx context.Context, q []queued) error {
-	if len(q) == 0 {
-		return nil
-	}
-	s.setMu.Lock()
-	defer s.setMu.Unlock()
-	var errs []error
+// flush sets queued snapshots in the cache. It must not hold s.mu: the
+// cache reports to clientEvents, which takes it. The cache drops a
+// snapshot older than one set already for its node.
+func (s *Server) flush(_ context.Context, q []queued) {
 	for _, e := range q {
-		if e.seq <= s.applied[e.id] {
-			continue
-		}
-		s.applied[e.id] = e.seq
-		if err := s.cache.SetSnapshot(ctx, e.id, e.snap); err != nil {
-			errs = append(errs, fmt.Errorf("ads: node %s: set snapshot: %w", e.id, err))
-		}
+		s.cache.set(e.id, e.snap, e.seq)
 	}
-	return errors.Join(errs...)
 }
 
 // nodeSeen registers a node on its first request and gives it a snapshot.
@@ -602,20 +477,16 @@ func (s *Server) nodeSeen(node *corev3.Node) {
 		return
 	}
 	s.nodes[node.Id] = &nodeState{node: node, proxyless: s.opts.Proxyless(node), gateways: s.gatewaysOf(node),
-		versions: map[string]string{}, setAt: map[string]time.Time{}, acked: map[string]cachev3.Resources{},
-		subscribed: map[string]bool{}, retiring: map[string][2]types.Resource{},
-		sent: map[string][]string{}, ackedNames: map[string]map[string]bool{}}
+		subscribed: map[string]bool{}, retiring: map[string][2]*entry{}, drop: map[string]bool{}}
 	s.metrics.nodes.Set(float64(len(s.nodes)))
-	if err := s.setSnapshot(context.Background(), node.Id); err != nil {
+	if err := s.setSnapshot(node.Id); err != nil {
 		s.log.Warn("no snapshot for a new node", "node", node.Id, "error", err)
 	}
 	q := s.takeQueue()
 	s.mu.Unlock()
 	// The node's first request comes before the watch that this snapshot
 	// answers, so setting it here blocks nothing.
-	if err := s.flush(context.Background(), q); err != nil {
-		s.log.Warn("no snapshot for a new node", "node", node.Id, "error", err)
-	}
+	s.flush(context.Background(), q)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -627,42 +498,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// cacheLogger adapts slog to go-control-plane's logger.
-type cacheLogger struct{ l *slog.Logger }
-
-func (c cacheLogger) Debugf(f string, a ...any) { c.l.Debug(fmt.Sprintf(f, a...)) }
-func (c cacheLogger) Infof(f string, a ...any)  { c.l.Debug(fmt.Sprintf(f, a...)) }
-func (c cacheLogger) Warnf(f string, a ...any)  { c.l.Warn(fmt.Sprintf(f, a...)) }
-func (c cacheLogger) Errorf(f string, a ...any) { c.l.Error(fmt.Sprintf(f, a...)) }
-
 // projectionConsistent checks a gRPC client's resources: every
 // api_listener's route configuration exists and is used, and every cluster
 // has its endpoint assignment.
-func projectionConsistent(set resourceSet) error {
+func projectionConsistent(snap *nodeSnap) error {
 	routes := map[string]bool{}
-	for name := range set[resourcev3.RouteType] {
+	for name := range snap[typeRoute].items {
 		routes[name] = false
 	}
-	for name, m := range set[resourcev3.ListenerType] {
-		l := m.(*listenerv3.Listener)
+	for name, e := range snap[typeListener].items {
+		l, ok := e.res.(*listenerv3.Listener)
+		if !ok {
+			return fmt.Errorf("%w: listener %s is a %T", ErrInconsistent, name, e.res)
+		}
 		var hcm hcmv3.HttpConnectionManager
 		if err := l.GetApiListener().GetApiListener().UnmarshalTo(&hcm); err != nil {
-			return fmt.Errorf("listener %s: %w", name, err)
+			return fmt.Errorf("%w: listener %s: %w", ErrInconsistent, name, err)
 		}
 		rc := hcm.GetRds().GetRouteConfigName()
 		if _, ok := routes[rc]; !ok {
-			return fmt.Errorf("listener %s: no route configuration %s", name, rc)
+			return fmt.Errorf("%w: listener %s: no route configuration %s", ErrInconsistent, name, rc)
 		}
 		routes[rc] = true
 	}
 	for name, used := range routes {
 		if !used {
-			return fmt.Errorf("route configuration %s: no listener uses it", name)
+			return fmt.Errorf("%w: route configuration %s: no listener uses it", ErrInconsistent, name)
 		}
 	}
-	for name := range set[resourcev3.ClusterType] {
-		if _, ok := set[resourcev3.EndpointType][name]; !ok {
-			return fmt.Errorf("cluster %s: no endpoint assignment", name)
+	for name := range snap[typeCluster].items {
+		if snap[typeEndpoint].items[name] == nil {
+			return fmt.Errorf("%w: cluster %s: no endpoint assignment", ErrInconsistent, name)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -149,20 +150,7 @@ func TestStateOfTheWorld(t *testing.T) {
 	// A route change (weights 90/10 to 50/50) pushes routes only: the
 	// listeners, clusters and endpoints are unchanged and keep their
 	// versions.
-	ir2 := canaryIR(t)
-	for _, g := range ir2.Gateways {
-		for _, p := range g.Ports {
-			for _, l := range p.Listeners {
-				for _, vh := range l.VirtualHosts {
-					for _, r := range vh.Routes {
-						for _, b := range r.Action.Backends {
-							b.Weight = 50
-						}
-					}
-				}
-			}
-		}
-	}
+	ir2 := withWeights(canaryIR(t), 50)
 	require.NoError(t, f.srv.Update(t.Context(), ir2))
 	next := c.recv()
 	require.Equal(t, resourcev3.RouteType, next.TypeUrl, "only routes changed")
@@ -202,12 +190,33 @@ func TestStateOfTheWorld(t *testing.T) {
 	require.Contains(t, n.Error, "unknown cluster")
 	require.Equal(t, 1.0, counter(t, f.reg, "eniway_xds_nacks_total", "RouteConfiguration"))
 
-	// The next Update brings other routes; accepting them closes the NACK.
-	require.NoError(t, f.srv.Update(t.Context(), ir2))
+	// The next Update brings other routes (70/30); accepting them closes
+	// the NACK.
+	require.NoError(t, f.srv.Update(t.Context(), withWeights(canaryIR(t), 70, 30)))
 	next = c.recv()
 	require.Equal(t, resourcev3.RouteType, next.TypeUrl)
+	require.NoError(t, next.Resources[0].UnmarshalTo(&rc))
+	require.Equal(t, uint32(70), rc.VirtualHosts[0].Routes[0].GetRoute().GetWeightedClusters().Clusters[0].Weight.GetValue())
 	c.ack(next, rdsNames)
 	require.Eventually(t, func() bool { return len(f.srv.NACKs()) == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+// withWeights sets the weights of every route's backends, in order.
+func withWeights(ir *gatewayapi.IR, weights ...uint32) *gatewayapi.IR {
+	for _, g := range ir.Gateways {
+		for _, p := range g.Ports {
+			for _, l := range p.Listeners {
+				for _, vh := range l.VirtualHosts {
+					for _, r := range vh.Routes {
+						for i, b := range r.Action.Backends {
+							b.Weight = weights[i%len(weights)]
+						}
+					}
+				}
+			}
+		}
+	}
+	return ir
 }
 
 func TestNodeGateways(t *testing.T) {
@@ -353,26 +362,26 @@ func TestMakeBeforeBreak(t *testing.T) {
 	c.send(resourcev3.RouteType, "", "", rdsNames, "")
 	c.ack(c.recv(), rdsNames)
 	c.send(resourcev3.EndpointType, "", "", []string{stable}, "")
-	c.ack(c.recv(), []string{stable})
+	eds := c.recv()
+	c.ack(eds, []string{stable})
 
 	require.NoError(t, f.srv.Update(t.Context(), only(canary)))
-	// 1. Clusters first: the new one added, the old one kept, and the
-	// endpoints (the open endpoint request gets its new version); no routes.
-	first := map[string]*discoveryv3.DiscoveryResponse{}
-	for range 2 {
-		r := c.recv()
-		first[r.TypeUrl] = r
-	}
-	cds = first[resourcev3.ClusterType]
-	require.NotNil(t, cds, "clusters before routes")
+	// 1. Clusters first: the new one added, the old one kept; no routes.
+	// The endpoints the node asks for did not change: nothing for them.
+	cds = c.recv()
+	require.Equal(t, resourcev3.ClusterType, cds.TypeUrl, "clusters before routes")
 	require.Equal(t, []string{canary, stable}, clusterNames(cds))
-	require.Contains(t, first, resourcev3.EndpointType)
 	c.ack(cds, nil)
+	// The node asks for the new cluster's endpoints, and gets them (the
+	// stable ones it has).
 	both := []string{canary, stable}
-	c.ack(first[resourcev3.EndpointType], both) // and ask for the new cluster's
-	eds := c.recv()
+	c.send(resourcev3.EndpointType, eds.VersionInfo, eds.Nonce, both, "")
+	eds = c.recv()
 	require.Equal(t, resourcev3.EndpointType, eds.TypeUrl)
-	require.Len(t, eds.Resources, 2)
+	require.Len(t, eds.Resources, 1)
+	var cla endpointv3.ClusterLoadAssignment
+	require.NoError(t, eds.Resources[0].UnmarshalTo(&cla))
+	require.Equal(t, canary, cla.ClusterName)
 	c.ack(eds, both)
 	// 2. Then the routes.
 	rds := c.recv()
@@ -381,15 +390,59 @@ func TestMakeBeforeBreak(t *testing.T) {
 	require.NoError(t, rds.Resources[0].UnmarshalTo(&rc))
 	require.Equal(t, canary, rc.VirtualHosts[0].Routes[0].GetRoute().GetCluster())
 	c.ack(rds, rdsNames)
-	// 3. The old cluster (and its endpoints) go once the routes are
-	// accepted.
-	last := map[string]*discoveryv3.DiscoveryResponse{}
-	for range 2 {
-		r := c.recv()
-		last[r.TypeUrl] = r
+	// 3. The old cluster goes once the routes are accepted (and its
+	// endpoints with it: a node drops those of a cluster it no longer has).
+	cds = c.recv()
+	require.Equal(t, resourcev3.ClusterType, cds.TypeUrl)
+	require.Equal(t, []string{canary}, clusterNames(cds))
+}
+
+// TestDeltaNodeOnFirstRequest is an incremental client that, like Envoy,
+// names its node in the first request of the stream only: its later
+// requests (acknowledgements, rejections, subscriptions) still count for
+// that node. go-control-plane's incremental server hands them to the
+// server's callbacks before it fills the node in.
+func TestDeltaNodeOnFirstRequest(t *testing.T) {
+	f := startServer(t, ads.Options{})
+	require.NoError(t, f.srv.Update(t.Context(), canaryIR(t)))
+	conn, err := grpc.NewClient(f.srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	require.NoError(t, err)
+	recv := func(typeURL string) *discoveryv3.DeltaDiscoveryResponse {
+		t.Helper()
+		resp, err := stream.Recv()
+		require.NoError(t, err)
+		require.Equal(t, typeURL, resp.TypeUrl)
+		return resp
 	}
-	require.Contains(t, last, resourcev3.ClusterType)
-	require.Equal(t, []string{canary}, clusterNames(last[resourcev3.ClusterType]))
-	require.Contains(t, last, resourcev3.EndpointType)
-	require.Len(t, last[resourcev3.EndpointType].Resources, 1)
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: &corev3.Node{Id: "envoy-delta"}, TypeUrl: resourcev3.ListenerType}))
+	lds := recv(resourcev3.ListenerType)
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.ListenerType, ResponseNonce: lds.Nonce}))
+	rdsNames := []string{"default/cilium-gateway/listener/https", "default/cilium-gateway/port/80"}
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.RouteType, ResourceNamesSubscribe: rdsNames}))
+	rds := recv(resourcev3.RouteType)
+	require.Len(t, rds.Resources, 2)
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.RouteType, ResponseNonce: rds.Nonce}))
+
+	// New weights: the client rejects the routes.
+	require.NoError(t, f.srv.Update(t.Context(), withWeights(canaryIR(t), 50)))
+	rds = recv(resourcev3.RouteType)
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.RouteType, ResponseNonce: rds.Nonce,
+		ErrorDetail: &status.Status{Code: 3, Message: "route default/cilium-gateway/port/80: rejected"}}))
+	require.Eventually(t, func() bool { return len(f.srv.NACKs()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	n := f.srv.NACKs()[0]
+	require.Equal(t, "envoy-delta", n.Node)
+	require.Equal(t, resourcev3.RouteType, n.TypeURL)
+	require.Equal(t, rdsNames, n.Rejected, "the route configurations the push changed")
+	require.Contains(t, n.Error, "rejected")
+
+	// Other weights, accepted: the rejection is over.
+	require.NoError(t, f.srv.Update(t.Context(), withWeights(canaryIR(t), 70, 30)))
+	rds = recv(resourcev3.RouteType)
+	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.RouteType, ResponseNonce: rds.Nonce}))
+	require.Eventually(t, func() bool { return len(f.srv.NACKs()) == 0 }, 10*time.Second, 10*time.Millisecond)
 }
