@@ -15,7 +15,10 @@
 //     that no longer apply are removed, an unchanged status is never written, and a write that loses a
 //     race (409 Conflict) is retried on a fresh copy;
 //   - hands the IR to the Sink when it differs from the last IR handed over (for example the l7 xDS
-//     server).
+//     server). Gateways and Backends that serialize as in the last IR are handed over as the last IR's
+//     objects (and the Backends slice too when none changed), so that a Sink can tell what changed by
+//     pointer; IRs are never modified once handed over. l7/ads uses it to translate only the Gateways that
+//     changed.
 //
 // A failing Sink or API call makes the reconcile return an error, and controller-runtime retries it with
 // backoff. Reconciles never run concurrently (one work item).

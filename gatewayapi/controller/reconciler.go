@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,8 +86,8 @@ type Reconciler struct {
 	tOpts    gatewayapi.Options
 	log      *slog.Logger
 	policies bool
-	lastIR   [sha256.Size]byte
-	sent     bool
+	// last is what was last handed to the Sink.
+	last *shared
 }
 
 // workItem is the one key every event maps to.
@@ -278,24 +276,20 @@ func (r *Reconciler) applyService(ctx context.Context, in *gatewayapi.Input, g *
 	return nil
 }
 
-// handOver passes the IR to the sink when it changed.
+// handOver passes the IR to the sink when it changed, keeping the last
+// IR's objects for the Gateways and Backends that did not change (share).
 func (r *Reconciler) handOver(ctx context.Context, ir *gatewayapi.IR) error {
 	if r.opts.Sink == nil {
 		return nil
 	}
-	b, err := json.Marshal(ir)
-	if err != nil {
-		return fmt.Errorf("serialize IR: %w", err)
+	next, last, changed, err := share(r.last, ir)
+	if err != nil || !changed {
+		return err
 	}
-	// The JSON leaves out certificate PEM, but carries its hash.
-	sum := sha256.Sum256(b)
-	if r.sent && sum == r.lastIR {
-		return nil
-	}
-	if err := r.opts.Sink.Update(ctx, ir); err != nil {
+	if err := r.opts.Sink.Update(ctx, next); err != nil {
 		return fmt.Errorf("hand the IR to the sink: %w", err)
 	}
-	r.lastIR, r.sent = sum, true
+	r.last = last
 	return nil
 }
 
