@@ -54,7 +54,9 @@ func fullState(typ int) bool { return typ == typeListener || typ == typeCluster 
 // that carries it, whatever the node and the protocol.
 type entry struct {
 	name string
-	res  types.Resource
+	// res is the resource, kept for listeners and clusters only: the rest
+	// is needed serialized only.
+	res types.Resource
 	// version is the hex of the first 12 bytes of sum, the SHA-256 of the
 	// deterministic serialization.
 	version string
@@ -68,7 +70,10 @@ func newEntry(typ int, name string, res types.Resource) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ads: marshal %s %s: %w", shortType(typeURLs[typ]), name, err)
 	}
-	e := &entry{name: name, res: res, sum: sha256.Sum256(b)}
+	e := &entry{name: name, sum: sha256.Sum256(b)}
+	if typ == typeListener || typ == typeCluster {
+		e.res = res // their references are checked (consistent)
+	}
 	e.version = hex.EncodeToString(e.sum[:12])
 	e.any = &anypb.Any{TypeUrl: typeURLs[typ], Value: b}
 	e.delta = &discoveryv3.Resource{Name: name, Version: e.version, Resource: e.any}

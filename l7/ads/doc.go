@@ -72,5 +72,13 @@
 // type for a node to the response carrying it), eniway_xds_translations_total (full: Gateways translated, or
 // endpoints only), eniway_xds_streams, eniway_xds_nodes and eniway_xds_inconsistent_snapshots_total.
 //
-// BenchmarkPushLatency measures how long a change takes to reach 100 clients with 10k HTTPRoutes loaded.
+// # Memory
+//
+// Each resource is kept serialized; only listeners and clusters, whose references are checked, are also kept
+// decoded. The names in requests are interned: every node asks for the same names (an Envoy's endpoint request
+// names every cluster) and each stream's subscription keeps them.
+//
+// BenchmarkPushLatency measures how long a change takes to reach 100 clients with 10k HTTPRoutes loaded;
+// go run ./l7/ads/internal/cpmem measures the resident memory of a server with 1000 HTTPRoutes and 100
+// clients (which run in a process of their own).
 package ads

@@ -3,10 +3,7 @@ package ads_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -15,37 +12,17 @@ import (
 	"testing"
 	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/eniway/eniway/gatewayapi"
 	"github.com/eniway/eniway/internal/benchutil"
 	"github.com/eniway/eniway/internal/gatewaytest"
 	"github.com/eniway/eniway/l7/ads"
+	"github.com/eniway/eniway/l7/ads/internal/adsclient"
 )
 
-// This file holds an ADS client that behaves like Envoy on one stream
-// (state of the world or incremental): it subscribes to listeners and
-// clusters, to the route configurations its listeners name and to the
-// endpoint assignments of its clusters, and acknowledges every response.
-// Receiving and sending run on their own goroutines, as in Envoy, so that
-// neither side of the stream waits for the other (a client that sends
-// from its receive loop can block the server's send on flow control while
-// the server waits to read it). TestPushReachesEveryClient and
-// BenchmarkPushLatency use it.
-
-// pushTypes are the types an Envoy node subscribes to here.
-var pushTypes = []string{resourcev3.ListenerType, resourcev3.ClusterType, resourcev3.RouteType, resourcev3.EndpointType}
+// The clients are adsclient's (Envoy's behaviour on one stream).
 
 // expectation is the change a harness waits for: the first response of
 // typeURL after start whose resources contain marker.
@@ -63,374 +40,30 @@ type arrival struct {
 	latency time.Duration
 }
 
-type pushClient struct {
-	id     string
-	delta  bool
-	conn   *grpc.ClientConn
-	sotw   discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
-	incr   discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
-	expect *atomic.Pointer[expectation]
-	out    chan<- arrival
-
-	// The receive loop's state.
-	seen     int                        // seq of the last expectation met
-	version  map[string]string          // state of the world: last version by type
-	nonce    map[string]string          // last nonce by type
-	names    map[string][]string        // subscribed names (RDS, EDS)
-	have     map[string]map[string]bool // names received, by type
-	clusters map[string]string          // cluster -> EDS service name
-	rds      map[string]map[string]bool // listener -> route configurations
-	sendq    chan any                   // requests for the send loop
-	stopped  chan struct{}              // closed when the send loop ends
-	mu       sync.Mutex                 // guards what synced reads
-	synced   bool
-	err      error
-	got      map[string]int // responses by type, for failure messages
-}
-
-// dialPush opens one client's stream and sends its first requests.
-func dialPush(ctx context.Context, addr, id string, delta bool, expect *atomic.Pointer[expectation], out chan<- arrival) (*pushClient, error) {
-	// HTTP/2 windows as large as Envoy's defaults (256 MiB), not grpc-go's
-	// 64 KiB, so that a large push needs no window updates on the way.
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)),
-		grpc.WithInitialWindowSize(256<<20), grpc.WithInitialConnWindowSize(256<<20))
-	if err != nil {
-		return nil, err
-	}
-	c := &pushClient{id: id, delta: delta, conn: conn, expect: expect, out: out,
-		version: map[string]string{}, nonce: map[string]string{}, names: map[string][]string{},
-		have: map[string]map[string]bool{}, clusters: map[string]string{}, rds: map[string]map[string]bool{},
-		sendq: make(chan any, 1024), stopped: make(chan struct{}), got: map[string]int{}}
-	ads := discoveryv3.NewAggregatedDiscoveryServiceClient(conn)
-	if delta {
-		c.incr, err = ads.DeltaAggregatedResources(ctx)
-	} else {
-		c.sotw, err = ads.StreamAggregatedResources(ctx)
-	}
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
-		c.request(typ, "", nil, nil)
-	}
-	return c, nil
-}
-
-// run receives until the stream ends; send runs the send loop. Both
-// return when ctx (the stream's) is done.
-func (c *pushClient) run(ctx context.Context) {
-	sctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { c.sendLoop(sctx) })
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	for {
-		var err error
-		if c.delta {
-			var resp *discoveryv3.DeltaDiscoveryResponse
-			if resp, err = c.incr.Recv(); err == nil {
-				err = c.onDelta(time.Now(), resp)
-			}
-		} else {
-			var resp *discoveryv3.DiscoveryResponse
-			if resp, err = c.sotw.Recv(); err == nil {
-				err = c.onSotW(time.Now(), resp)
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && status.Code(err) != codes.Canceled {
-				c.mu.Lock()
-				c.err = err
-				c.mu.Unlock()
-			}
+// watcher returns a client's OnResponse: it reports the expected change
+// when a response carries it, scanning the serialized resources so that
+// it costs little next to the push.
+func watcher(id string, expect *atomic.Pointer[expectation], out chan<- arrival) func(time.Time, string, [][]byte) {
+	seen := 0 // seq of the last expectation met; the receive goroutine's
+	return func(at time.Time, typ string, resources [][]byte) {
+		e := expect.Load()
+		if e == nil || e.seq == seen || e.typeURL != typ {
 			return
 		}
-	}
-}
-
-func (c *pushClient) sendLoop(ctx context.Context) {
-	defer close(c.stopped)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case req := <-c.sendq:
-			var err error
-			switch r := req.(type) {
-			case *discoveryv3.DiscoveryRequest:
-				err = c.sotw.Send(r)
-			case *discoveryv3.DeltaDiscoveryRequest:
-				err = c.incr.Send(r)
-			}
-			if err != nil {
-				return // the receive loop sees the stream's error
-			}
-		}
-	}
-}
-
-// request queues a request of typ: an ACK when nonce is set, with the
-// subscription to names (state of the world) or the changes to it
-// (incremental).
-func (c *pushClient) request(typ, nonce string, subscribe, unsubscribe []string) {
-	node := &corev3.Node{Id: c.id}
-	var req any = &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: typ, VersionInfo: c.version[typ],
-		ResponseNonce: nonce, ResourceNames: c.names[typ]}
-	if c.delta {
-		req = &discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: typ, ResponseNonce: nonce,
-			ResourceNamesSubscribe: subscribe, ResourceNamesUnsubscribe: unsubscribe}
-	}
-	select {
-	case c.sendq <- req:
-	case <-c.stopped: // the stream failed; the receive loop sees it
-	}
-}
-
-func (c *pushClient) onSotW(at time.Time, resp *discoveryv3.DiscoveryResponse) error {
-	typ := resp.TypeUrl
-	c.check(at, typ, resp.Resources, nil)
-	c.version[typ], c.nonce[typ] = resp.VersionInfo, resp.Nonce
-	switch typ {
-	case resourcev3.ListenerType:
-		clear(c.rds)
-	case resourcev3.ClusterType:
-		clear(c.clusters)
-	}
-	have := map[string]bool{}
-	for _, a := range resp.Resources {
-		name, err := c.index(typ, a)
-		if err != nil {
-			return err
-		}
-		if !c.synced {
-			have[name] = true
-		}
-	}
-	if !c.synced {
-		if c.have[typ] == nil || fullStateType(typ) {
-			c.have[typ] = have
-		} else {
-			maps.Copy(c.have[typ], have)
-		}
-	}
-	c.request(typ, resp.Nonce, nil, nil) // ACK, with the names subscribed
-	if typ == resourcev3.ListenerType || typ == resourcev3.ClusterType {
-		c.resubscribe()
-	}
-	c.progress(typ)
-	return nil
-}
-
-func (c *pushClient) onDelta(at time.Time, resp *discoveryv3.DeltaDiscoveryResponse) error {
-	typ := resp.TypeUrl
-	c.check(at, typ, nil, resp.Resources)
-	c.nonce[typ] = resp.Nonce
-	if !c.synced && c.have[typ] == nil {
-		c.have[typ] = map[string]bool{}
-	}
-	for _, name := range resp.RemovedResources {
-		delete(c.have[typ], name)
-		delete(c.clusters, name)
-		delete(c.rds, name)
-	}
-	for _, r := range resp.Resources {
-		name, err := c.index(typ, r.Resource)
-		if err != nil {
-			return err
-		}
-		if name != r.Name && name != "" {
-			return fmt.Errorf("%s: resource %s sent as %s", typ, name, r.Name)
-		}
-		if !c.synced {
-			c.have[typ][r.Name] = true
-		}
-	}
-	c.request(typ, resp.Nonce, nil, nil)
-	if typ == resourcev3.ListenerType || typ == resourcev3.ClusterType {
-		c.resubscribe()
-	}
-	c.progress(typ)
-	return nil
-}
-
-// check reports the expected change if this response carries it. It scans
-// the serialized resources, so that it costs little next to the push.
-func (c *pushClient) check(at time.Time, typ string, sotw []*anypb.Any, delta []*discoveryv3.Resource) {
-	e := c.expect.Load()
-	if e == nil || e.seq == c.seen || e.typeURL != typ {
-		return
-	}
-	found := false
-	for _, a := range sotw {
-		found = found || bytes.Contains(a.Value, e.marker)
-	}
-	for _, r := range delta {
-		found = found || bytes.Contains(r.GetResource().GetValue(), e.marker)
-	}
-	if found {
-		c.seen = e.seq
-		c.out <- arrival{client: c.id, seq: e.seq, latency: at.Sub(e.start)}
-	}
-}
-
-// index decodes what the client needs of a resource (listeners' route
-// configuration names, clusters' endpoint names) and returns its name.
-func (c *pushClient) index(typ string, a *anypb.Any) (string, error) {
-	switch typ {
-	case resourcev3.ListenerType:
-		var l listenerv3.Listener
-		if err := a.UnmarshalTo(&l); err != nil {
-			return "", err
-		}
-		rcs := map[string]bool{}
-		chains := slices.Clone(l.FilterChains)
-		if l.DefaultFilterChain != nil {
-			chains = append(chains, l.DefaultFilterChain)
-		}
-		for _, fc := range chains {
-			for _, f := range fc.Filters {
-				var hcm hcmv3.HttpConnectionManager
-				if f.GetTypedConfig().MessageIs(&hcm) {
-					if err := f.GetTypedConfig().UnmarshalTo(&hcm); err != nil {
-						return "", err
-					}
-					if n := hcm.GetRds().GetRouteConfigName(); n != "" {
-						rcs[n] = true
-					}
-				}
-			}
-		}
-		c.rds[l.Name] = rcs
-		return l.Name, nil
-	case resourcev3.ClusterType:
-		var cl clusterv3.Cluster
-		if err := a.UnmarshalTo(&cl); err != nil {
-			return "", err
-		}
-		eds := cl.GetEdsClusterConfig().GetServiceName()
-		if eds == "" {
-			eds = cl.Name
-		}
-		c.clusters[cl.Name] = eds
-		return cl.Name, nil
-	default:
-		if c.synced {
-			return "", nil // only the names of listeners and clusters matter now
-		}
-		// Route configurations and endpoint assignments: name is field 1.
-		return resourceName(a)
-	}
-}
-
-// resourceSetName reads field 1 (name, cluster_name) of a serialized
-// RouteConfiguration or ClusterLoadAssignment without decoding the rest.
-func resourceName(a *anypb.Any) (string, error) {
-	b := a.Value
-	if len(b) < 2 || b[0] != 0x0a {
-		return "", fmt.Errorf("%s: field 1 does not come first", a.TypeUrl)
-	}
-	n, i := 0, 1
-	for shift := 0; i < len(b); i, shift = i+1, shift+7 {
-		n |= int(b[i]&0x7f) << shift
-		if b[i] < 0x80 {
-			i++
-			break
-		}
-	}
-	if i+n > len(b) {
-		return "", fmt.Errorf("%s: truncated name", a.TypeUrl)
-	}
-	return string(b[i : i+n]), nil
-}
-
-// resubscribe asks for the route configurations and endpoint assignments
-// the listeners and clusters now name.
-func (c *pushClient) resubscribe() {
-	var rds, eds []string
-	for _, rcs := range c.rds {
-		for n := range rcs {
-			rds = append(rds, n)
-		}
-	}
-	for _, n := range c.clusters {
-		eds = append(eds, n)
-	}
-	for typ, want := range map[string][]string{resourcev3.RouteType: rds, resourcev3.EndpointType: eds} {
-		slices.Sort(want)
-		want = slices.Compact(want)
-		old := c.names[typ]
-		if slices.Equal(old, want) {
-			continue
-		}
-		c.names[typ] = want
-		if !c.delta {
-			c.request(typ, c.nonce[typ], nil, nil)
-			continue
-		}
-		var sub, unsub []string
-		for _, n := range want {
-			if _, ok := slices.BinarySearch(old, n); !ok {
-				sub = append(sub, n)
-			}
-		}
-		for _, n := range old {
-			if _, ok := slices.BinarySearch(want, n); !ok {
-				unsub = append(unsub, n)
-			}
-		}
-		c.request(typ, "", sub, unsub)
-	}
-}
-
-// progress marks the client synced once it has every type and every name
-// it subscribes to.
-func (c *pushClient) progress(typ string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.got[typ]++
-	if c.synced {
-		return
-	}
-	for _, t := range pushTypes {
-		if c.have[t] == nil {
-			return
-		}
-	}
-	for _, t := range []string{resourcev3.RouteType, resourcev3.EndpointType} {
-		if len(c.names[t]) == 0 {
-			return
-		}
-		for _, n := range c.names[t] {
-			if !c.have[t][n] {
+		for _, r := range resources {
+			if bytes.Contains(r, e.marker) {
+				seen = e.seq
+				out <- arrival{client: id, seq: e.seq, latency: at.Sub(e.start)}
 				return
 			}
 		}
 	}
-	// From now on only the changes matter: no more bookkeeping by name.
-	c.synced, c.have = true, nil
-}
-
-// fullStateType says whether a state of the world response of typ carries
-// every resource (listeners, clusters) or only the changed ones.
-func fullStateType(typ string) bool {
-	return typ == resourcev3.ListenerType || typ == resourcev3.ClusterType
-}
-
-// state says how far a client got, for failure messages.
-func (c *pushClient) state() (synced bool, desc string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.synced, fmt.Sprintf("%s: synced=%v responses=%v err=%v", c.id, c.synced, c.got, c.err)
 }
 
 // pushHarness is a server with n clients and the changes to push.
 type pushHarness struct {
 	srv     *ads.Server
-	clients []*pushClient
+	clients []*adsclient.Client
 	expect  atomic.Pointer[expectation]
 	arrived chan arrival
 	ir      *gatewayapi.IR
@@ -464,24 +97,26 @@ func startPush(tb testing.TB, cfg pushConfig) *pushHarness {
 	tb.Cleanup(func() {
 		cancel()
 		for _, c := range h.clients {
-			_ = c.conn.Close()
+			_ = c.Close()
 		}
 		wg.Wait()
 		require.NoError(tb, <-done)
 	})
 	require.NoError(tb, srv.Update(ctx, h.ir))
 	for i := range cfg.clients {
-		c, err := dialPush(ctx, srv.Addr().String(), fmt.Sprintf("node-%03d", i), cfg.delta, &h.expect, h.arrived)
+		id := fmt.Sprintf("node-%03d", i)
+		c, err := adsclient.Dial(ctx, srv.Addr().String(), adsclient.Options{Node: id, Delta: cfg.delta,
+			OnResponse: watcher(id, &h.expect, h.arrived)})
 		require.NoError(tb, err)
 		h.clients = append(h.clients, c)
-		wg.Go(func() { c.run(ctx) })
+		wg.Go(func() { _ = c.Run(ctx) }) // a failure shows in c.String()
 	}
 	deadline := time.Now().Add(cfg.wait)
 	for {
 		var behind []string
 		for _, c := range h.clients {
-			if ok, desc := c.state(); !ok {
-				behind = append(behind, desc)
+			if !c.Synced() {
+				behind = append(behind, c.String())
 			}
 		}
 		if len(behind) == 0 {
@@ -584,10 +219,9 @@ func (h *pushHarness) push(tb testing.TB, ch change) []time.Duration {
 			lat = append(lat, a.latency)
 		case <-timeout.C:
 			var missing []string
-			for _, c := range h.clients {
-				if !reached[c.id] {
-					_, desc := c.state()
-					missing = append(missing, desc)
+			for i, c := range h.clients {
+				if !reached[fmt.Sprintf("node-%03d", i)] {
+					missing = append(missing, c.String())
 				}
 			}
 			tb.Fatalf("change %d (%s): %d of %d clients did not get it within %v:\n%s",
