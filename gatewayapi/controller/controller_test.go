@@ -87,8 +87,9 @@ type harness struct {
 
 func start(t *testing.T) *harness { return startWith(t, nil) }
 
-// startWith is start with the manager's client wrapped by wrap.
-func startWith(t *testing.T, wrap func(client.Client) client.Client) *harness {
+// startWith is start with the manager's client wrapped by wrap, and the
+// reconciler's options changed by opts.
+func startWith(t *testing.T, wrap func(client.Client) client.Client, opts ...func(*controller.Options)) *harness {
 	t.Helper()
 	env := kube.Get(t)
 	ctx := t.Context()
@@ -128,7 +129,11 @@ func startWith(t *testing.T, wrap func(client.Client) client.Client) *harness {
 	if wrap != nil {
 		c = wrap(c)
 	}
-	h.rec, err = controller.New(c, mgr.GetAPIReader(), controller.Options{ControllerName: h.name, Sink: h.sink})
+	o := controller.Options{ControllerName: h.name, Sink: h.sink}
+	for _, f := range opts {
+		f(&o)
+	}
+	h.rec, err = controller.New(c, mgr.GetAPIReader(), o)
 	require.NoError(t, err)
 	require.NoError(t, h.rec.SetupWithManager(mgr))
 	mctx, cancel := context.WithCancel(context.Background())
@@ -471,5 +476,91 @@ func TestReferenceGrantRevocation(t *testing.T) {
 			return len(rs) == 1 && rs[0].Action.Direct != nil && rs[0].Action.Direct.Status == 500
 		}
 		return false
+	})
+}
+
+// fakeFeedback is a Feedback whose rejections the test sets.
+type fakeFeedback struct {
+	mu         sync.Mutex
+	rejections map[string][]string
+	changed    chan struct{}
+}
+
+func newFakeFeedback() *fakeFeedback { return &fakeFeedback{changed: make(chan struct{})} }
+
+func (f *fakeFeedback) Rejections() map[string][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rejections
+}
+
+func (f *fakeFeedback) RejectionsChanged() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
+func (f *fakeFeedback) set(rejections map[string][]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rejections = rejections
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// TestRejectedConfiguration: a Gateway whose configuration the data plane
+// rejects (Feedback) is not Programmed, with reason Invalid and the
+// rejection as message, and is Programmed again once the rejection ends.
+// Nothing but Feedback changes: its change alone brings the reconciles.
+func TestRejectedConfiguration(t *testing.T) {
+	fb := newFakeFeedback()
+	h := startWith(t, nil, func(o *controller.Options) { o.Feedback = fb })
+	ctx := t.Context()
+	ns := h.env.Namespace(t)
+	class := "feedback-" + ns
+	require.NoError(t, h.c.Create(ctx, &gwv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: class},
+		Spec:       gwv1.GatewayClassSpec{ControllerName: gwv1.GatewayController(h.name)},
+	}))
+	require.NoError(t, h.c.Create(ctx, &gwv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw"},
+		Spec: gwv1.GatewaySpec{GatewayClassName: gwv1.ObjectName(class), Listeners: []gwv1.Listener{{
+			Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType,
+		}}},
+	}))
+	// The NLB's address, as the AWS Load Balancer Controller sets it.
+	var svc corev1.Service
+	h.eventually(t, "Service generated", func() bool {
+		return h.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "gw-" + class}, &svc) == nil
+	})
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: "k8s-gw-0123.elb.ap-northeast-2.amazonaws.com"}}
+	require.NoError(t, h.c.Status().Update(ctx, &svc))
+	programmed := func() *metav1.Condition {
+		var g gwv1.Gateway
+		require.NoError(t, h.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "gw"}, &g))
+		return condition(g.Status.Conditions, string(gwv1.GatewayConditionProgrammed))
+	}
+	h.eventually(t, "Programmed", func() bool {
+		c := programmed()
+		return c != nil && c.Status == metav1.ConditionTrue
+	})
+
+	const rejection = `node "envoy-7" rejected RouteConfiguration ` + "%s/gw/port/80: invalid regex"
+	fb.set(map[string][]string{
+		ns + "/gw":    {fmt.Sprintf(rejection, ns)},
+		"other/gw-99": {"not this Gateway's"},
+	})
+	h.eventually(t, "not Programmed, with the rejection", func() bool {
+		c := programmed()
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == string(gwv1.GatewayReasonInvalid)
+	})
+	c := programmed()
+	require.Contains(t, c.Message, fmt.Sprintf(rejection, ns))
+	require.NotContains(t, c.Message, "not this Gateway's")
+
+	fb.set(nil)
+	h.eventually(t, "Programmed again", func() bool {
+		c := programmed()
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == string(gwv1.GatewayReasonProgrammed)
 	})
 }

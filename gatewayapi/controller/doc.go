@@ -20,6 +20,14 @@
 //     pointer; IRs are never modified once handed over. l7/ads uses it to translate only the Gateways that
 //     changed.
 //
+// With Options.Feedback (l7/ads's Server implements it, from its nodes' NACKs), a Gateway whose configuration
+// the data plane rejected gets its Programmed condition False, reason Invalid, with a message naming each node,
+// the resources it rejected and its error detail (after the translation's own message when the condition was
+// False already); once no node rejects it any more, the condition is what the translation says again. A change
+// of the rejections triggers a reconcile (a controller-runtime source that waits on
+// Feedback.RejectionsChanged), which then only writes status. Listener conditions are left alone: a
+// rejection is attributed to Gateways, not listeners.
+//
 // A failing Sink or API call makes the reconcile return an error, and controller-runtime retries it with
 // backoff. Reconciles never run concurrently (one work item).
 //

@@ -18,11 +18,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/consts"
 
@@ -53,6 +55,19 @@ type SinkFunc func(ctx context.Context, ir *gatewayapi.IR) error
 // Update calls f.
 func (f SinkFunc) Update(ctx context.Context, ir *gatewayapi.IR) error { return f(ctx, ir) }
 
+// Feedback tells the reconciler which Gateways' configuration the data
+// plane rejected. Implementations must be safe for concurrent use.
+// l7/ads's Server implements it, from the NACKs of its nodes.
+type Feedback interface {
+	// Rejections returns, by Gateway ("namespace/name"), a description of
+	// each rejection of its configuration: which node rejected what, and
+	// the node's error detail. Gateways without any are left out.
+	Rejections() map[string][]string
+	// RejectionsChanged returns a channel that is closed when Rejections
+	// may have changed; each call returns the channel for the next change.
+	RejectionsChanged() <-chan struct{}
+}
+
 // Options configure the reconciler. The zero value is valid.
 type Options struct {
 	// ControllerName selects the GatewayClasses to handle
@@ -60,6 +75,11 @@ type Options struct {
 	ControllerName string
 	// Sink receives each new IR; nil discards them.
 	Sink Sink
+	// Feedback, when set, turns the Programmed condition of a Gateway
+	// whose configuration the data plane rejected False (reason Invalid,
+	// with the rejections as message), and True again once it has none.
+	// A change of Feedback's rejections triggers a reconcile.
+	Feedback Feedback
 	// Logger receives the reconciler's logs; nil discards them.
 	Logger *slog.Logger
 	// Addresses and ServiceSelector are passed to gatewayapi.Options.
@@ -135,6 +155,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return fmt.Errorf("look up %s: %w", gvk.Kind, err)
 		}
 	}
+	if fb := r.opts.Feedback; fb != nil {
+		b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+			go func() {
+				ch := fb.RejectionsChanged()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-ch:
+					}
+					// The next channel first: a reconcile that comes after
+					// it sees every change it missed.
+					ch = fb.RejectionsChanged()
+					q.Add(workItem)
+				}
+			}()
+			return nil
+		}))
+	}
 	return b.Complete(r)
 }
 
@@ -162,7 +201,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	for _, g := range res.IR.Gateways {
 		errs = append(errs, r.applyService(ctx, in, g))
 	}
-	errs = append(errs, r.writeStatus(ctx, in, res.Status, metav1.NewTime(opts.Now))...)
+	var rejections map[string][]string
+	if r.opts.Feedback != nil {
+		rejections = r.opts.Feedback.Rejections()
+	}
+	errs = append(errs, r.writeStatus(ctx, in, res.Status, rejections, metav1.NewTime(opts.Now))...)
 	if err := r.handOver(ctx, res.IR); err != nil {
 		errs = append(errs, err)
 	}

@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,7 +18,9 @@ type nsName struct{ ns, name string }
 
 // writeStatus writes the translated status of every object of this
 // controller and removes this controller's stale route and policy entries.
-func (r *Reconciler) writeStatus(ctx context.Context, in *gatewayapi.Input, st *gatewayapi.Status, now metav1.Time) []error {
+// rejections (by Gateway, from Options.Feedback) turn Gateways' Programmed
+// condition False.
+func (r *Reconciler) writeStatus(ctx context.Context, in *gatewayapi.Input, st *gatewayapi.Status, rejections map[string][]string, now metav1.Time) []error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -52,6 +57,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, in *gatewayapi.Input, st *
 		if !ok {
 			continue
 		}
+		want.Conditions = rejected(want.Conditions, rejections[gw.Namespace+"/"+gw.Name], gw.Generation)
 		add(r.updateStatus(ctx, gw, func(o client.Object) bool {
 			cur := o.(*gwv1.Gateway)
 			next := want
@@ -170,4 +176,41 @@ func setParents(parents *[]gwv1.RouteParentStatus, next []gwv1.RouteParentStatus
 	}
 	*parents = next
 	return true
+}
+
+// maxMessage is the longest message a condition may have (the API
+// server's limit).
+const maxMessage = 32768
+
+// rejected returns conds with the Programmed condition False, reason
+// Invalid, when the data plane rejected the Gateway's configuration
+// (rejections, one description each); its message lists the rejections,
+// then what the translation said when it was False already. conds is not
+// modified.
+func rejected(conds []metav1.Condition, rejections []string, generation int64) []metav1.Condition {
+	if len(rejections) == 0 {
+		return conds
+	}
+	list := slices.Clone(rejections)
+	slices.Sort(list)
+	msg := "The data plane rejected the configuration: " + strings.Join(list, "; ")
+	out := slices.Clone(conds)
+	i := slices.IndexFunc(out, func(c metav1.Condition) bool { return c.Type == string(gwv1.GatewayConditionProgrammed) })
+	if i < 0 {
+		out = append(out, metav1.Condition{Type: string(gwv1.GatewayConditionProgrammed), ObservedGeneration: generation})
+		i = len(out) - 1
+	} else if out[i].Status == metav1.ConditionFalse && out[i].Message != "" {
+		msg += ". Also: " + out[i].Message
+	}
+	if len(msg) > maxMessage {
+		n := maxMessage - len("...")
+		for n > 0 && !utf8.RuneStart(msg[n]) {
+			n--
+		}
+		msg = msg[:n] + "..."
+	}
+	out[i].Status = metav1.ConditionFalse
+	out[i].Reason = string(gwv1.GatewayReasonInvalid)
+	out[i].Message = msg
+	return out
 }
