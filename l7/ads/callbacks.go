@@ -25,8 +25,12 @@ type NACK struct {
 	Resources []string
 	// Rejected are the names of the resources of the rejected push that
 	// the node did not run already: what it rejected (a node rejects a
-	// push as a whole, and names the culprit in Error).
+	// push as a whole, and names the culprit in Error); the first 64.
 	Rejected []string
+	// Gateways ("namespace/name") are those the rejected resources
+	// belong to: every Gateway the node serves when they belong to none
+	// (a push that only removed resources, say).
+	Gateways []string
 	// Version is the last version the node accepted ("" for none).
 	Version string
 	// Error is the node's error detail.
@@ -47,6 +51,7 @@ func (s *Server) NACKs() []NACK {
 	for _, n := range s.nacks {
 		n.Resources = slices.Clone(n.Resources)
 		n.Rejected = slices.Clone(n.Rejected)
+		n.Gateways = slices.Clone(n.Gateways)
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -269,29 +274,53 @@ func (s *Server) rejected(n *nodeState, e clientEvent) {
 	if running == nil {
 		running = emptySnaps[e.typ]
 	}
-	changed, _ := diffItems(running.items, e.state.items)
-	names := make([]string, 0, min(len(changed), maxRejected))
+	changed, removed := diffItems(running.items, e.state.items)
+	names := make([]string, 0, len(changed))
 	for _, en := range changed {
 		names = append(names, en.name)
 	}
 	slices.Sort(names)
+	gateways := s.model.gatewaysOf(e.typ, names, n.proxyless)
+	if len(gateways) == 0 {
+		gateways = s.model.gatewaysOf(e.typ, removed, n.proxyless)
+	}
+	if len(gateways) == 0 {
+		gateways = s.servedBy(n)
+	}
 	names = names[:min(len(names), maxRejected)]
 	version := ""
 	if e.running != nil && e.running != emptySnaps[e.typ] {
 		version = e.running.version
 	}
-	if _, open := s.nacks[key]; !open {
+	old, open := s.nacks[key]
+	if !open {
 		s.metrics.nacks.WithLabelValues(shortType(typeURL)).Inc()
 		s.log.Warn("configuration rejected", "node", n.node.Id, "type", shortType(typeURL), "resources", names,
-			"accepted_version", version, "error", e.detail)
+			"gateways", gateways, "accepted_version", version, "error", e.detail)
 	}
-	s.nacks[key] = NACK{Node: n.node.Id, TypeURL: typeURL, Resources: e.asked, Rejected: names, Version: version,
-		Error: e.detail, At: time.Now()}
+	next := NACK{Node: n.node.Id, TypeURL: typeURL, Resources: e.asked, Rejected: names, Gateways: gateways,
+		Version: version, Error: e.detail, At: time.Now()}
+	s.nacks[key] = next
+	if !open || old.Error != next.Error || !slices.Equal(old.Rejected, next.Rejected) || !slices.Equal(old.Gateways, next.Gateways) {
+		s.notify()
+	}
 	s.revert(n, e.typ)
 }
 
+// servedBy is the Gateways a node serves. Must hold s.mu.
+func (s *Server) servedBy(n *nodeState) []string {
+	if s.opts.Gateways == nil || n.proxyless {
+		return slices.Clone(s.model.keys)
+	}
+	return slices.Clone(n.gateways)
+}
+
 func (s *Server) closeNACK(node string, typ int) {
-	delete(s.nacks, nackKey{node, typeURLs[typ]})
+	key := nackKey{node, typeURLs[typ]}
+	if _, ok := s.nacks[key]; ok {
+		delete(s.nacks, key)
+		s.notify()
+	}
 }
 
 // revert puts the node's accepted resources of typ back in its snapshot.

@@ -64,6 +64,12 @@
 // or an Update brings back the version it runs. Only the first request of an incremental stream need name the
 // node, as Envoy's do.
 //
+// A NACK counts for the Gateways its rejected resources belong to (NACK.Gateways): a listener's or route
+// configuration's own Gateway, every Gateway that uses a cluster's backend, for a gRPC client the Gateway that
+// serves the host; every Gateway the node serves when the resources belong to none. Rejections lists them by
+// Gateway, and RejectionsChanged tells when they change: with them the Server is gatewayapi/controller's
+// Feedback, which turns the Gateways' Programmed condition False while a node rejects their configuration.
+//
 // # Serving
 //
 // Start serves gRPC (with TLS, and mutual TLS, when Options.TLS says so) until its context ends, and waits for

@@ -79,6 +79,7 @@ type Server struct {
 	// queue holds snapshots built under mu and not yet set (flush).
 	queue   []queued
 	nacks   map[nackKey]NACK
+	changed chan struct{}          // closed when nacks change (RejectionsChanged)
 	streams map[int64]*corev3.Node // stream ID -> node of its first request
 }
 
@@ -130,7 +131,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: log, lis: lis, metrics: m, model: newModel(opts.Translate),
 		views: map[string]*view{}, nodes: map[string]*nodeState{}, nacks: map[nackKey]NACK{},
-		streams: map[int64]*corev3.Node{},
+		changed: make(chan struct{}), streams: map[int64]*corev3.Node{},
 	}
 	if s.opts.Proxyless == nil {
 		s.opts.Proxyless = func(n *corev3.Node) bool { return strings.HasPrefix(n.GetUserAgentName(), "gRPC") }

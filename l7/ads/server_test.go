@@ -3,6 +3,7 @@ package ads_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -445,4 +446,62 @@ func TestDeltaNodeOnFirstRequest(t *testing.T) {
 	rds = recv(resourcev3.RouteType)
 	require.NoError(t, stream.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.RouteType, ResponseNonce: rds.Nonce}))
 	require.Eventually(t, func() bool { return len(f.srv.NACKs()) == 0 }, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestRejections: a node rejects routes of one of two Gateways; the
+// rejection counts for that Gateway only, with the node, the resource and
+// the detail, and RejectionsChanged tells when it starts and ends.
+func TestRejections(t *testing.T) {
+	twoGateways := func(otherWeights ...uint32) *gatewayapi.IR {
+		ir := canaryIR(t)
+		other := withWeights(canaryIR(t), otherWeights...).Gateways[0]
+		other.Name = "other"
+		ir.Gateways = append(ir.Gateways, other)
+		return ir
+	}
+	f := startServer(t, ads.Options{})
+	require.NoError(t, f.srv.Update(t.Context(), twoGateways(90, 10)))
+	c := dial(t, f.srv, "envoy-1")
+	c.send(resourcev3.ListenerType, "", "", nil, "")
+	c.ack(c.recv(), nil)
+	c.send(resourcev3.ClusterType, "", "", nil, "")
+	c.ack(c.recv(), nil)
+	rdsNames := []string{"default/cilium-gateway/listener/https", "default/cilium-gateway/port/80",
+		"default/other/listener/https", "default/other/port/80"}
+	c.send(resourcev3.RouteType, "", "", rdsNames, "")
+	rds := c.recv()
+	require.Len(t, rds.Resources, 4)
+	c.ack(rds, rdsNames)
+	require.Nil(t, f.srv.Rejections())
+
+	changed := f.srv.RejectionsChanged()
+	require.NoError(t, f.srv.Update(t.Context(), twoGateways(50)))
+	next := c.recv()
+	require.Equal(t, resourcev3.RouteType, next.TypeUrl)
+	require.Len(t, next.Resources, 2, "the other Gateway's two route configurations changed")
+	c.send(resourcev3.RouteType, rds.VersionInfo, next.Nonce, rdsNames, "route default/other/port/80: no cluster")
+	waitClosed(t, changed, "RejectionsChanged after the NACK")
+	got := f.srv.Rejections()
+	require.Equal(t, []string{"default/other"}, slices.Collect(maps.Keys(got)))
+	require.Equal(t, []string{`node "envoy-1" rejected RouteConfiguration default/other/listener/https, default/other/port/80: route default/other/port/80: no cluster`},
+		got["default/other"])
+	require.Equal(t, []string{"default/other"}, f.srv.NACKs()[0].Gateways)
+
+	// Routes the node accepts end it.
+	changed = f.srv.RejectionsChanged()
+	require.NoError(t, f.srv.Update(t.Context(), twoGateways(70, 30)))
+	next = c.recv()
+	c.ack(next, rdsNames)
+	waitClosed(t, changed, "RejectionsChanged after the ACK")
+	require.Nil(t, f.srv.Rejections())
+}
+
+// waitClosed waits for ch to close; a failure, not a hang, if it does not.
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: not closed", what)
+	}
 }
