@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unique"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -174,7 +173,7 @@ func (s *Server) callbacks() serverv3.Callbacks {
 		},
 		DeltaStreamClosedFunc: func(id int64, _ *corev3.Node) { s.closed(id) },
 		StreamRequestFunc: func(id int64, req *discoveryv3.DiscoveryRequest) error {
-			intern(req.ResourceNames)
+			s.names.intern(req.ResourceNames)
 			s.request(id, req.Node, req.TypeUrl, sotwNames(req))
 			return nil
 		},
@@ -182,23 +181,13 @@ func (s *Server) callbacks() serverv3.Callbacks {
 			s.response(id, resp.TypeUrl, resp.VersionInfo)
 		},
 		StreamDeltaRequestFunc: func(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
-			intern(req.ResourceNamesSubscribe)
+			s.names.intern(req.ResourceNamesSubscribe)
 			s.request(id, req.Node, req.TypeUrl, deltaNames(req))
 			return nil
 		},
 		StreamDeltaResponseFunc: func(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
 			s.response(id, resp.TypeUrl, resp.SystemVersionInfo)
 		},
-	}
-}
-
-// intern replaces the names of a request by canonical copies: the
-// stream's subscription keeps them, and every node asks for the same
-// names (an Envoy's endpoint request names every cluster), so that they
-// are held once, not once per node.
-func intern(names []string) {
-	for i, n := range names {
-		names[i] = unique.Make(n).Value()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -780,4 +781,71 @@ func consistent(snap *nodeSnap) error {
 		}
 	}
 	return nil
+}
+
+// nameTable interns the names of requests: every node asks for the same
+// names (an Envoy's endpoint request names every cluster) and each
+// stream's subscription keeps them, so that they are held once, not once
+// per node. It is an immutable map of the resources' names, replaced (by
+// Update, under Server.mu) only when new names appear; intern reads it
+// without a lock.
+type nameTable struct {
+	p atomic.Pointer[map[string]string]
+}
+
+// intern replaces each of names that the table has by the table's copy.
+func (t *nameTable) intern(names []string) {
+	m := t.p.Load()
+	if m == nil {
+		return
+	}
+	for i, n := range names {
+		if c, ok := (*m)[n]; ok {
+			names[i] = c
+		}
+	}
+}
+
+// update adds the model's names to the table, and starts it afresh when
+// most of it is gone.
+func (t *nameTable) update(m *model) {
+	old := t.p.Load()
+	live, missing := 0, false
+	each := func(f func(string)) {
+		all := make([]*gatewayModel, 0, len(m.keys)+1)
+		for _, k := range m.keys {
+			all = append(all, m.gateways[k])
+		}
+		if m.grpc != nil {
+			all = append(all, m.grpc)
+		}
+		for _, gm := range all {
+			for _, l := range gm.lists {
+				for _, e := range l.entries {
+					f(e.name)
+				}
+			}
+		}
+	}
+	each(func(n string) {
+		live++
+		if old == nil {
+			missing = true
+		} else if _, ok := (*old)[n]; !ok {
+			missing = true
+		}
+	})
+	if !missing && (old == nil || len(*old) <= 2*live+1024) {
+		return
+	}
+	next := make(map[string]string, live)
+	if old != nil && len(*old) <= 2*live+1024 {
+		next = maps.Clone(*old)
+	}
+	each(func(n string) {
+		if _, ok := next[n]; !ok {
+			next[n] = n
+		}
+	})
+	t.p.Store(&next)
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"k8s.io/utils/ptr"
@@ -190,4 +191,26 @@ func TestIncrementalUpdate(t *testing.T) {
 		require.NoError(t, err)
 		requireSameSnap(t, snapOf(t, fresh), snapOf(t, s), fmt.Sprintf("step %d (%s)", i, st.name))
 	}
+}
+
+// TestNameTable: request names are replaced by the model's copies, others
+// left as they are, and the table follows the model's names.
+func TestNameTable(t *testing.T) {
+	s := testServer()
+	ir := gatewaytest.ScaleInput(10)
+	res, err := gatewayapi.Translate(ir, gatewayapi.Options{})
+	require.NoError(t, err)
+	_, err = s.model.update(res.IR)
+	require.NoError(t, err)
+	var table nameTable
+	table.intern([]string{"x"}) // empty: nothing to do
+	table.update(s.model)
+	own := s.model.gateways[s.model.keys[0]].lists[typeEndpoint].entries[0].name
+	names := []string{string([]byte(own)), "not-a-resource"}
+	table.intern(names)
+	require.Equal(t, []string{own, "not-a-resource"}, names)
+	require.Same(t, unsafe.StringData(own), unsafe.StringData(names[0]), "the model's copy")
+	before := table.p.Load()
+	table.update(s.model)
+	require.Same(t, before, table.p.Load(), "no new name: the same table")
 }

@@ -81,6 +81,8 @@ type Server struct {
 	nacks   map[nackKey]NACK
 	changed chan struct{}          // closed when nacks change (RejectionsChanged)
 	streams map[int64]*corev3.Node // stream ID -> node of its first request
+	// names interns the names of requests (not guarded by mu).
+	names nameTable
 }
 
 type nodeState struct {
@@ -203,6 +205,9 @@ func (s *Server) Update(ctx context.Context, ir *gatewayapi.IR) error {
 		return terr
 	}
 	s.metrics.translations.WithLabelValues(kind).Inc()
+	if kind == "full" {
+		s.names.update(s.model)
+	}
 	var errs []error
 	if s.proxylessNodes() {
 		if _, err := s.model.projection(); err != nil {
