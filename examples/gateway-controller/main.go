@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, cfg *rest.Config, errOut io.Writer)
 	rec, err := controller.New(mgr.GetClient(), mgr.GetAPIReader(), controller.Options{
 		ControllerName: *controllerName,
 		Sink:           srv,
+		Feedback:       srv, // configurations nodes rejected show in the Gateways' Programmed condition
 		Logger:         log,
 	})
 	if err != nil {
