@@ -533,10 +533,11 @@ func (d discard) Header() http.Header         { return d.h }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
 
-type bufferPool struct{ p sync.Pool }
+// bufferPool lends the reverse proxy the copy buffers send uses.
+type bufferPool struct{}
 
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
+func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
+func (bufferPool) Put(v []byte) { copyBuffers.Put(&v) }
 
 func (p *Proxy) reverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
@@ -549,8 +550,8 @@ func (p *Proxy) reverseProxy() *httputil.ReverseProxy {
 			}
 			d.rewrite(pr.Out, pr.Out.URL)
 		},
-		Transport:  p,
-		BufferPool: &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}},
+		Transport:  routerTransport{p},
+		BufferPool: bufferPool{},
 		ErrorLog:   log.New(io.Discard, "", 0),
 		ModifyResponse: func(resp *http.Response) error {
 			d := resp.Request.Context().Value(decisionKey{}).(*decision)
@@ -608,13 +609,16 @@ func isReset(err error) bool {
 		errors.Is(err, syscall.EPIPE)
 }
 
-// RoundTrip is the upstream side of the router: it picks an endpoint of the
-// decided cluster for every try and retries by the route's policy. It is
-// the reverse proxy's transport and not meant to be called directly.
-func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
-	return p.roundTrip(req, req.Context().Value(decisionKey{}).(*decision))
+// routerTransport is the reverse proxy's transport (for upgrades): the
+// router's upstream side, with the decision in the request's context.
+type routerTransport struct{ p *Proxy }
+
+func (t routerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.p.roundTrip(req, req.Context().Value(decisionKey{}).(*decision))
 }
 
+// roundTrip is the upstream side of the router: it picks an endpoint of
+// the decided cluster for every try and retries by the route's policy.
 func (p *Proxy) roundTrip(req *http.Request, d *decision) (*http.Response, error) {
 	rp := d.route.forward.retry
 	for try := 0; ; try++ {
