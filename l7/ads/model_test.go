@@ -153,24 +153,11 @@ func TestIncrementalUpdate(t *testing.T) {
 			return &next
 		}},
 		{"shared copy, route", func() *gatewayapi.IR {
-			next := *ir
-			next.Gateways = slices.Clone(ir.Gateways)
-			g := *next.Gateways[0]
-			next.Gateways[0] = &g
-			g.Ports = slices.Clone(g.Ports)
-			p := *g.Ports[0]
-			g.Ports[0] = &p
-			p.Listeners = slices.Clone(p.Listeners)
-			l := *p.Listeners[0]
-			p.Listeners[0] = &l
-			l.VirtualHosts = slices.Clone(l.VirtualHosts)
-			vh := *l.VirtualHosts[0]
-			l.VirtualHosts[0] = &vh
-			vh.Routes = slices.Clone(vh.Routes)
+			next, vh := gatewaytest.CopyFirstVirtualHost(ir)
 			r := *vh.Routes[0]
 			r.Path.Value = fmt.Sprintf("/moved-%d", rng.Int())
 			vh.Routes[0] = &r
-			return &next
+			return next
 		}},
 		{"same IR modified", func() *gatewayapi.IR {
 			b := ir.Backends[rng.IntN(len(ir.Backends))]

@@ -153,20 +153,7 @@ type change struct {
 // copied along the path to the route, never modified.
 var routeChange = change{typeURL: resourcev3.RouteType, next: func(ir *gatewayapi.IR, seq int) (*gatewayapi.IR, []byte) {
 	marker := fmt.Sprintf("pl%08d", seq)
-	next := *ir
-	next.Gateways = slices.Clone(ir.Gateways)
-	g := *next.Gateways[0]
-	next.Gateways[0] = &g
-	g.Ports = slices.Clone(g.Ports)
-	p := *g.Ports[0]
-	g.Ports[0] = &p
-	p.Listeners = slices.Clone(p.Listeners)
-	l := *p.Listeners[0]
-	p.Listeners[0] = &l
-	l.VirtualHosts = slices.Clone(l.VirtualHosts)
-	vh := *l.VirtualHosts[0]
-	l.VirtualHosts[0] = &vh
-	vh.Routes = slices.Clone(vh.Routes)
+	next, vh := gatewaytest.CopyFirstVirtualHost(ir)
 	for i, r := range vh.Routes {
 		if len(r.Headers) == 0 {
 			continue
@@ -175,7 +162,7 @@ var routeChange = change{typeURL: resourcev3.RouteType, next: func(ir *gatewayap
 		nr.Headers = slices.Clone(r.Headers)
 		nr.Headers[0].Value = marker
 		vh.Routes[i] = &nr
-		return &next, []byte(marker)
+		return next, []byte(marker)
 	}
 	panic("no route matches a header")
 }}
