@@ -47,14 +47,8 @@ func TestQuickstart(t *testing.T) {
 
 	adsAddr := freePort(t)
 	name := "eniway.io/quickstart"
-	mctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(mctx, []string{"-ads-listen", adsAddr, "-controller-name", name}, env.Config, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
+	testutils.Run(t, func(ctx context.Context) error {
+		return run(ctx, []string{"-ads-listen", adsAddr, "-controller-name", name}, env.Config, io.Discard)
 	})
 
 	p, err := proxy.New(proxy.Options{
@@ -62,13 +56,7 @@ func TestQuickstart(t *testing.T) {
 		Bind: func(string, netip.AddrPort) netip.AddrPort { return netip.MustParseAddrPort("127.0.0.1:0") },
 	})
 	require.NoError(t, err)
-	pctx, pcancel := context.WithCancel(context.Background())
-	pdone := make(chan error, 1)
-	go func() { pdone <- p.Start(pctx) }()
-	t.Cleanup(func() {
-		pcancel()
-		require.NoError(t, <-pdone)
-	})
+	testutils.Run(t, p.Start)
 
 	ns := env.Namespace(t)
 	bport := int32(bl.Addr().(*net.TCPAddr).Port)

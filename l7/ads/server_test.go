@@ -26,6 +26,7 @@ import (
 
 	"github.com/eniway/eniway/gatewayapi"
 	"github.com/eniway/eniway/internal/gatewaytest"
+	"github.com/eniway/eniway/internal/testutils"
 	"github.com/eniway/eniway/l7/ads"
 )
 
@@ -58,13 +59,7 @@ func startServer(t *testing.T, opts ads.Options) *fixture {
 	}
 	srv, err := ads.New(opts)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	testutils.Run(t, srv.Start)
 	return &fixture{srv: srv, reg: reg}
 }
 

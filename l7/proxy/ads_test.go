@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/eniway/eniway/gatewayapi"
+	"github.com/eniway/eniway/internal/testutils"
 	"github.com/eniway/eniway/l7/ads"
 	"github.com/eniway/eniway/l7/proxy"
 )
@@ -26,13 +26,7 @@ func adsGateway(t *testing.T) (*gateway, *ads.Server) {
 	t.Helper()
 	srv, err := ads.New(ads.Options{Listen: "127.0.0.1:0"})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	testutils.Run(t, srv.Start)
 	g := startGateway(t, proxy.Options{Server: srv.Addr().String(), Node: &corev3.Node{Id: "node-1"}})
 	require.NoError(t, srv.Update(t.Context(), g.ir))
 	return g, srv

@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/eniway/eniway/gatewayapi"
 	"github.com/eniway/eniway/gatewayapi/manifest"
+	"github.com/eniway/eniway/internal/testutils"
 	"github.com/eniway/eniway/l7/proxy"
 	"github.com/eniway/eniway/l7/xds"
 )
@@ -193,20 +193,8 @@ func startGateway(t testing.TB, opts proxy.Options) *gateway {
 		require.NoError(t, err)
 		require.NoError(t, p.Load(all["default/gw"]))
 	}
-	run(t, p)
+	testutils.Run(t, p.Start)
 	return g
-}
-
-// run starts p until the test ends.
-func run(t testing.TB, p *proxy.Proxy) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
 }
 
 // addr is the bound address of the Gateway's listener on port.
