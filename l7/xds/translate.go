@@ -440,7 +440,18 @@ func sourceString(s gatewayapi.RouteSource) string {
 
 // routeName is the Envoy route name: the source, for stats and access logs.
 func routeName(s gatewayapi.RouteSource) string {
-	return fmt.Sprintf("%s/%s/%s/rule/%d/match/%d", strings.ToLower(string(s.Kind)), s.Namespace, s.Name, s.Rule, s.Match)
+	b := make([]byte, 0, len(s.Kind)+len(s.Namespace)+len(s.Name)+24)
+	for i := 0; i < len(s.Kind); i++ {
+		c := s.Kind[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	b = append(append(append(append(b, '/'), s.Namespace...), '/'), s.Name...)
+	b = strconv.AppendInt(append(b, "/rule/"...), int64(s.Rule), 10)
+	b = strconv.AppendInt(append(b, "/match/"...), int64(s.Match), 10)
+	return string(b)
 }
 
 func (t *gatewayTranslator) route(r *gatewayapi.Route, listeners []*gatewayapi.Listener) (*routev3.Route, error) {
