@@ -65,7 +65,7 @@
 //   - BenchmarkPushLatency (l7/ads), 10k routes and 100 ADS clients in the benchmark's process: an HTTPRoute
 //     change reaches every client in under 100 ms at p99 (measured: 163 ms state of the world, 174 ms
 //     incremental; missed), an endpoint-only change in under 20 ms (measured: 8.7 ms incremental, met;
-//     140 ms state of the world, missed).
+//     102 to 140 ms state of the world over two runs, missed).
 //   - Control-plane RSS with 1000 routes and 100 clients under 100 MiB (go run ./l7/ads/internal/cpmem;
 //     measured: 78 to 86 MiB; Envoy Gateway's controller: about 256 MiB).
 //   - The embedded data plane under wrk at 64 keep-alive connections on loopback (hack/l7-loadtest.sh):
