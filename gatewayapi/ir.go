@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"iter"
 	"net/netip"
 	"time"
 )
@@ -394,4 +395,41 @@ type Service struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Ports       []int32           `json:"ports"`
 	Selector    map[string]string `json:"selector,omitempty"`
+}
+
+// BackendNames yields the name of every backend the Gateway's routes send
+// requests to or mirror them to (once per reference, so a name can come
+// more than once); invalid references, which have no name, are skipped.
+func (g *Gateway) BackendNames() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		all := func(bs []*WeightedBackend) bool {
+			for _, b := range bs {
+				if b.Backend != "" && !yield(b.Backend) {
+					return false
+				}
+			}
+			return true
+		}
+		for _, p := range g.Ports {
+			for _, l := range p.Listeners {
+				for _, vh := range l.VirtualHosts {
+					for _, r := range vh.Routes {
+						if !all(r.Action.Backends) {
+							return
+						}
+						for _, m := range r.Filters.Mirrors {
+							if !yield(m.Backend) {
+								return
+							}
+						}
+					}
+				}
+				for _, r := range l.TLSRoutes {
+					if !all(r.Backends) {
+						return
+					}
+				}
+			}
+		}
+	}
 }

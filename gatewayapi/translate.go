@@ -287,26 +287,9 @@ func (t *translator) finish() {
 	// Only backends a programmed route uses: a route that was not accepted
 	// resolved its references too.
 	used := map[string]bool{}
-	useAll := func(bs []*WeightedBackend) {
-		for _, b := range bs {
-			used[b.Backend] = true
-		}
-	}
 	for _, g := range t.ir.Gateways {
-		for _, p := range g.Ports {
-			for _, l := range p.Listeners {
-				for _, vh := range l.VirtualHosts {
-					for _, r := range vh.Routes {
-						useAll(r.Action.Backends)
-						for _, m := range r.Filters.Mirrors {
-							used[m.Backend] = true
-						}
-					}
-				}
-				for _, r := range l.TLSRoutes {
-					useAll(r.Backends)
-				}
-			}
+		for name := range g.BackendNames() {
+			used[name] = true
 		}
 	}
 	names := make([]string, 0, len(t.backends))

@@ -505,27 +505,8 @@ func sameBackend(a, b *gatewayapi.Backend) bool {
 // or mirror them to.
 func backendRefs(g *gatewayapi.Gateway) map[string]bool {
 	refs := map[string]bool{}
-	add := func(list []*gatewayapi.WeightedBackend) {
-		for _, w := range list {
-			if w.Backend != "" {
-				refs[w.Backend] = true
-			}
-		}
-	}
-	for _, p := range g.Ports {
-		for _, l := range p.Listeners {
-			for _, vh := range l.VirtualHosts {
-				for _, r := range vh.Routes {
-					add(r.Action.Backends)
-					for _, mi := range r.Filters.Mirrors {
-						refs[mi.Backend] = true
-					}
-				}
-			}
-			for _, tr := range l.TLSRoutes {
-				add(tr.Backends)
-			}
-		}
+	for name := range g.BackendNames() {
+		refs[name] = true
 	}
 	return refs
 }
