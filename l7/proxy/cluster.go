@@ -13,6 +13,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+
+	"github.com/eniway/eniway/l7/xds"
 )
 
 // cluster is a compiled Cluster with its connection pool. A cluster whose
@@ -60,7 +62,7 @@ func compileCluster(c *clusterv3.Cluster, maxIdle int) (*cluster, error) {
 	}
 	for name, a := range c.GetTypedExtensionProtocolOptions() {
 		at := "typed_extension_protocol_options[" + name + "]"
-		if name != upstreamHTTPOptions {
+		if name != xds.UpstreamHTTPProtocolOptions {
 			return nil, unsupported(at, "protocol options %q", name)
 		}
 		o := &httpv3.HttpProtocolOptions{}

@@ -27,6 +27,9 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+
+	"github.com/eniway/eniway/l7/xds"
 )
 
 // listenerConfig is a compiled Listener.
@@ -91,7 +94,7 @@ func compileListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	out := &listenerConfig{name: l.GetName(), addr: netip.AddrPortFrom(addr, uint16(sa.GetPortValue()))}
 	for i, f := range l.GetListenerFilters() {
 		at := fmt.Sprintf("listener_filters[%d]", i)
-		if f.GetName() != filterTLSInspector {
+		if f.GetName() != wellknown.TLSInspector {
 			return nil, unsupported(at, "listener filter %q", f.GetName())
 		}
 		if f.GetTypedConfig() != nil {
@@ -121,7 +124,7 @@ func compileChain(listener string, fc *listenerv3.FilterChain, at string) (*filt
 	}
 	if ts := fc.GetTransportSocket(); ts != nil {
 		tat := at + ".transport_socket"
-		if ts.GetName() != transportSocketTLS {
+		if ts.GetName() != wellknown.TransportSocketTLS {
 			return nil, unsupported(tat, "transport socket %q", ts.GetName())
 		}
 		dt := &tlsv3.DownstreamTlsContext{}
@@ -150,7 +153,7 @@ func compileChain(listener string, fc *listenerv3.FilterChain, at string) (*filt
 	f := fc.GetFilters()[0]
 	fat := at + ".filters[0].typed_config"
 	switch f.GetName() {
-	case filterHCM:
+	case wellknown.HTTPConnectionManager:
 		h := &hcmv3.HttpConnectionManager{}
 		if err := unpack(f.GetTypedConfig(), h, fat); err != nil {
 			return nil, err
@@ -160,7 +163,7 @@ func compileChain(listener string, fc *listenerv3.FilterChain, at string) (*filt
 			return nil, err
 		}
 		c.http = hc
-	case filterTCPProxy:
+	case wellknown.TCPProxy:
 		if c.tls != nil {
 			return nil, unsupported(at, "a TCP proxy behind TLS termination")
 		}
@@ -203,24 +206,24 @@ func compileHCM(listener string, h *hcmv3.HttpConnectionManager, at string) (*ht
 	filters := h.GetHttpFilters()
 	for i, f := range filters {
 		fat := fmt.Sprintf("%s.http_filters[%d]", at, i)
-		if f.GetName() == filterRouter && i != len(filters)-1 {
+		if f.GetName() == wellknown.Router && i != len(filters)-1 {
 			return nil, invalid(fat, errors.New("the router must be the last HTTP filter"))
 		}
 		switch f.GetName() {
-		case filterRouter:
+		case wellknown.Router:
 			if f.GetTypedConfig() != nil {
 				if err := unpack(f.GetTypedConfig(), &routerv3.Router{}, fat+".typed_config"); err != nil {
 					return nil, err
 				}
 			}
-		case filterCORS:
+		case wellknown.CORS:
 			if f.GetTypedConfig() != nil {
 				if err := unpack(f.GetTypedConfig(), &corsv3.Cors{}, fat+".typed_config"); err != nil {
 					return nil, err
 				}
 			}
 			hc.cors = true
-		case filterLocalRateLimit:
+		case xds.LocalRateLimitFilter:
 			l := &localratelimitv3.LocalRateLimit{}
 			if err := unpack(f.GetTypedConfig(), l, fat+".typed_config"); err != nil {
 				return nil, err
@@ -234,7 +237,7 @@ func compileHCM(listener string, h *hcmv3.HttpConnectionManager, at string) (*ht
 			return nil, unsupported(fat, "HTTP filter %q", f.GetName())
 		}
 	}
-	if len(filters) == 0 || filters[len(filters)-1].GetName() != filterRouter {
+	if len(filters) == 0 || filters[len(filters)-1].GetName() != wellknown.Router {
 		return nil, invalid(at+".http_filters", errors.New("the last HTTP filter must be the router"))
 	}
 	for i, al := range h.GetAccessLog() {
@@ -252,7 +255,7 @@ func compileHCM(listener string, h *hcmv3.HttpConnectionManager, at string) (*ht
 }
 
 func compileAccessLog(al *accesslogv3.AccessLog, at string) (*jsonFormat, error) {
-	if al.GetName() != accessLogStdout {
+	if al.GetName() != xds.StdoutAccessLogger {
 		return nil, unsupported(at, "access logger %q", al.GetName())
 	}
 	s := &streamv3.StdoutAccessLog{}

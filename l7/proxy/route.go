@@ -20,6 +20,8 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/eniway/eniway/l7/xds"
 )
 
 // routeConfig is a compiled RouteConfiguration: virtual hosts indexed the
@@ -279,7 +281,7 @@ func compileRoute(r *routev3.Route, at string) (*route, error) {
 		cfg := r.GetTypedPerFilterConfig()[name]
 		fat := fmt.Sprintf("%s.typed_per_filter_config[%s]", at, name)
 		switch name {
-		case filterCORS:
+		case wellknown.CORS:
 			p := &corsv3.CorsPolicy{}
 			if err := unpack(cfg, p, fat); err != nil {
 				return nil, err
@@ -287,7 +289,7 @@ func compileRoute(r *routev3.Route, at string) (*route, error) {
 			if out.cors, err = compileCORS(p, fat); err != nil {
 				return nil, err
 			}
-		case filterLocalRateLimit:
+		case xds.LocalRateLimitFilter:
 			l := &localratelimitv3.LocalRateLimit{}
 			if err := unpack(cfg, l, fat); err != nil {
 				return nil, err
@@ -746,17 +748,3 @@ func unpack(a *anypb.Any, m proto.Message, at string) error {
 	}
 	return checkFields(m, at)
 }
-
-// Filter and extension names the data plane implements (go-control-plane's
-// wellknown lacks the last three).
-const (
-	filterHCM            = wellknown.HTTPConnectionManager
-	filterTCPProxy       = wellknown.TCPProxy
-	filterTLSInspector   = wellknown.TLSInspector
-	filterRouter         = wellknown.Router
-	filterCORS           = wellknown.CORS
-	transportSocketTLS   = wellknown.TransportSocketTLS
-	filterLocalRateLimit = "envoy.filters.http.local_ratelimit"
-	upstreamHTTPOptions  = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-	accessLogStdout      = "envoy.access_loggers.stdout"
-)

@@ -47,9 +47,17 @@ const (
 	filterRouter         = wellknown.Router
 	filterCORS           = wellknown.CORS
 	transportSocketTLS   = wellknown.TransportSocketTLS
-	filterLocalRateLimit = "envoy.filters.http.local_ratelimit"
-	upstreamHTTPOptions  = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-	accessLogStdout      = "envoy.access_loggers.stdout"
+	filterLocalRateLimit = LocalRateLimitFilter
+	upstreamHTTPOptions  = UpstreamHTTPProtocolOptions
+	accessLogStdout      = StdoutAccessLogger
+)
+
+// Names of Envoy extensions the translation uses that go-control-plane's
+// wellknown package does not define.
+const (
+	LocalRateLimitFilter        = "envoy.filters.http.local_ratelimit"
+	UpstreamHTTPProtocolOptions = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+	StdoutAccessLogger          = "envoy.access_loggers.stdout"
 )
 
 // InvalidCluster is the cluster name a weighted share of an invalid
