@@ -24,6 +24,7 @@ THREADS=${THREADS:-2}
 BACKEND_PORT=${BACKEND_PORT:-18181}
 NGINX_PORT=${NGINX_PORT:-18182}
 ENIWAY_PORT=${ENIWAY_PORT:-18183}
+HOST=app.example.com # the quickstart route's hostname, sent to both proxies
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 need=()
@@ -74,61 +75,30 @@ http {
 CONF
 "$NGINX" -c "$work/nginx.conf" -p "$work" -e "$work/error.log"
 
-# eniway: the same route as a Gateway API manifest.
-cat > "$work/gateway.yaml" <<YAML
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: eniway}
-spec: {controllerName: eniway.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: bench, namespace: default}
-spec:
-  gatewayClassName: eniway
-  listeners: [{name: http, protocol: HTTP, port: $ENIWAY_PORT}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: bench, namespace: default}
-spec:
-  parentRefs: [{name: bench}]
-  rules: [{backendRefs: [{name: backend, port: 80}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: backend-1, namespace: default, labels: {kubernetes.io/service-name: backend}}
-addressType: IPv4
-ports: [{name: http, port: $BACKEND_PORT}]
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-YAML
+# eniway: the quickstart's Gateway API manifest, on this script's ports.
+sed -e "s/18080/$ENIWAY_PORT/; s/18081/$BACKEND_PORT/" "$root/examples/gateway-proxy/testdata/quickstart.yaml" > "$work/gateway.yaml"
 (cd "$root" && go build -o "$work/gateway-proxy" ./examples/gateway-proxy)
 "$work/gateway-proxy" -f "$work/gateway.yaml" -listen-address 127.0.0.1 >/dev/null 2>"$work/eniway.log" &
 pids+=($!)
 
 for port in $BACKEND_PORT $NGINX_PORT $ENIWAY_PORT; do
 	for _ in $(seq 100); do
-		curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
+		curl -fsS -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$port/" 2>/dev/null && break
 		sleep 0.1
 	done
-	curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "port $port does not answer"; cat "$work/eniway.log"; exit 1; }
+	curl -fsS -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$port/" || { echo "port $port does not answer"; cat "$work/eniway.log"; exit 1; }
 done
 
 # load NAME PORT: prints "NAME requests/s p99-in-ms errors"
 load() {
-	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
+	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "http://127.0.0.1:$2/")
 	rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
 	p99=$(echo "$out" | awk '$1 == "99%" {v = $2; if (v ~ /us$/) v = v / 1000; else if (v ~ /ms$/) v = v + 0; else if (v ~ /s$/) v = v * 1000; print v}')
 	errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0}')
 	echo "$1 $rps $p99 ${errors:-none}"
 }
 for port in $NGINX_PORT $ENIWAY_PORT; do
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "http://127.0.0.1:$port/" >/dev/null # warm-up
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "Host: $HOST" "http://127.0.0.1:$port/" >/dev/null # warm-up
 done
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, on $(nproc) cores, $(uname -r)"
 printf '%-6s %-8s %12s %9s  %s\n' round proxy requests/s p99-ms errors

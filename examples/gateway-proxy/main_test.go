@@ -32,7 +32,10 @@ func TestServesManifests(t *testing.T) {
 	gport := gl.Addr().(*net.TCPAddr).Port
 	gl.Close()
 
-	manifest := fmt.Sprintf(quickManifest, gport, bl.Addr().(*net.TCPAddr).Port)
+	// The quickstart manifest, on the free port and the backend's.
+	quick, err := os.ReadFile("testdata/quickstart.yaml")
+	require.NoError(t, err)
+	manifest := strings.NewReplacer("18080", fmt.Sprint(gport), "18081", fmt.Sprint(bl.Addr().(*net.TCPAddr).Port)).Replace(string(quick))
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(manifest), 0o600))
 
@@ -65,40 +68,3 @@ func TestFlags(t *testing.T) {
 	require.Error(t, run(context.Background(), nil, io.Discard, io.Discard))
 	require.Error(t, run(context.Background(), []string{"-f", "x.yaml", "-ads", "127.0.0.1:1"}, io.Discard, io.Discard))
 }
-
-const quickManifest = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: eniway}
-spec: {controllerName: eniway.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: eniway
-  listeners: [{name: http, protocol: HTTP, port: %d}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: app, namespace: default}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [app.example.com]
-  rules: [{backendRefs: [{name: app, port: 80}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: default}
-spec: {ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: app-1
-  namespace: default
-  labels: {kubernetes.io/service-name: app}
-addressType: IPv4
-ports: [{name: http, port: %d}]
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-`
