@@ -65,12 +65,7 @@ func TranslateGRPC(ir *gatewayapi.IR, opts Options) (*Resources, error) {
 		if b == nil {
 			continue
 		}
-		if c := t.cluster(b); c != nil {
-			t.res.Clusters = append(t.res.Clusters, c)
-		}
-		if e := t.endpoints(b); e != nil {
-			t.res.Endpoints = append(t.res.Endpoints, e)
-		}
+		t.addBackend(b)
 	}
 	sortResources(t.res)
 	return t.res, errors.Join(t.errs...)

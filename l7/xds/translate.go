@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -94,18 +95,111 @@ func (o Options) withDefaults() Options {
 // that fail validation are left out and reported, joined, as
 // *ResourceError.
 func Translate(ir *gatewayapi.IR, opts Options) (map[string]*Resources, error) {
-	opts = opts.withDefaults()
-	backends := map[string]*gatewayapi.Backend{}
-	for _, b := range ir.Backends {
-		backends[b.Name] = b
+	return (&Translator{opts: opts.withDefaults()}).translate(ir)
+}
+
+// A Translator translates like Translate, and remembers the Envoy route
+// of each gatewayapi.Route object and the cluster and endpoint assignment
+// of each gatewayapi.Backend object it translated last, so that the next
+// translation of a Gateway reuses them for the objects it meets again:
+// translating a Gateway of thousands of routes after one of them changed
+// costs about as much as translating that route. An IR is never modified
+// once handed over (gatewayapi.IR), which is what makes an object's
+// identity stand for its content; a caller that modifies objects calls
+// Reset before translating them again. A Translator is not safe for
+// concurrent use.
+type Translator struct {
+	opts Options
+	// routes holds, by Gateway, the routes of its last translation.
+	routes map[string]map[*gatewayapi.Route]*routeMemo
+	// backends holds, by name, the last translation of each backend.
+	backends map[string]*backendMemo
+	// byName indexes irBackends, the last IR's backends.
+	irBackends []*gatewayapi.Backend
+	byName     map[string]*gatewayapi.Backend
+}
+
+// routeMemo is one translated route: the rate limit it was translated
+// with (its listener's, maybe), the result, and the backends it uses.
+type routeMemo struct {
+	limit *gatewayapi.RateLimit
+	route *routev3.Route
+	err   error
+	used  []string
+}
+
+// backendMemo is one translated backend.
+type backendMemo struct {
+	backend    *gatewayapi.Backend
+	cluster    *clusterv3.Cluster
+	clusterErr error
+	cla        *endpointv3.ClusterLoadAssignment
+	claErr     error
+}
+
+// NewTranslator returns a Translator with nothing remembered.
+func NewTranslator(opts Options) *Translator {
+	t := &Translator{opts: opts.withDefaults()}
+	t.Reset()
+	return t
+}
+
+// Translate is the package's Translate with the Translator's options.
+// Each Gateway of ir is remembered as translated now; the Gateways it
+// remembers that ir lacks are kept (Forget drops one). Backends that ir
+// lacks are forgotten once they are as many as those it has.
+func (t *Translator) Translate(ir *gatewayapi.IR) (map[string]*Resources, error) {
+	if len(t.backends) > 2*len(ir.Backends) {
+		names := make(map[string]bool, len(ir.Backends))
+		for _, b := range ir.Backends {
+			names[b.Name] = true
+		}
+		maps.DeleteFunc(t.backends, func(name string, _ *backendMemo) bool { return !names[name] })
+	}
+	return t.translate(ir)
+}
+
+// Forget drops what the Translator remembers of the Gateway
+// "namespace/name".
+func (t *Translator) Forget(gateway string) { delete(t.routes, gateway) }
+
+// Reset forgets everything.
+func (t *Translator) Reset() {
+	t.routes = map[string]map[*gatewayapi.Route]*routeMemo{}
+	t.backends = map[string]*backendMemo{}
+	t.irBackends, t.byName = nil, nil
+}
+
+// sameSlice says whether a and b are the same slice (not only equal).
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// translate translates ir, remembering when t.routes is set.
+func (t *Translator) translate(ir *gatewayapi.IR) (map[string]*Resources, error) {
+	backends := t.byName
+	if t.routes == nil || !sameSlice(ir.Backends, t.irBackends) {
+		backends = make(map[string]*gatewayapi.Backend, len(ir.Backends))
+		for _, b := range ir.Backends {
+			backends[b.Name] = b
+		}
+		if t.routes != nil {
+			t.irBackends, t.byName = ir.Backends, backends
+		}
 	}
 	out := map[string]*Resources{}
 	var errs []error
 	for _, g := range ir.Gateways {
-		t := &gatewayTranslator{opts: opts, gw: g, key: g.Namespace + "/" + g.Name, backends: backends, used: map[string]bool{}}
-		res := t.translate()
-		errs = append(errs, t.errs...)
-		out[t.key] = res
+		gt := &gatewayTranslator{opts: t.opts, gw: g, key: g.Namespace + "/" + g.Name, backends: backends, used: map[string]bool{}}
+		if t.routes != nil {
+			gt.memo, gt.last, gt.next = t, t.routes[gt.key], map[*gatewayapi.Route]*routeMemo{}
+		}
+		res := gt.translate()
+		errs = append(errs, gt.errs...)
+		out[gt.key] = res
+		if gt.memo != nil {
+			t.routes[gt.key] = gt.next
+		}
 	}
 	return out, errors.Join(errs...)
 }
@@ -119,6 +213,10 @@ type gatewayTranslator struct {
 	secrets  map[string]*gatewayapi.Certificate
 	errs     []error
 	res      *Resources
+	// memo, when set, is the Translator to reuse from: last are the
+	// Gateway's routes it remembers, next those of this translation.
+	memo       *Translator
+	last, next map[*gatewayapi.Route]*routeMemo
 }
 
 func (t *gatewayTranslator) fail(typ, name, source string, err error) {
@@ -176,12 +274,7 @@ func (t *gatewayTranslator) translate() *Resources {
 		if b == nil {
 			continue
 		}
-		if c := t.cluster(b); c != nil {
-			t.res.Clusters = append(t.res.Clusters, c)
-		}
-		if e := t.endpoints(b); e != nil {
-			t.res.Endpoints = append(t.res.Endpoints, e)
-		}
+		t.addBackend(b)
 	}
 	for _, name := range slices.Sorted(mapsKeys(t.secrets)) {
 		c := t.secrets[name]
@@ -419,14 +512,21 @@ func localRateLimit(prefix string, rl *gatewayapi.RateLimit) *localratelimitv3.L
 	}
 }
 
-// routeConfig builds a RouteConfiguration from virtual hosts.
+// routeConfig builds a RouteConfiguration from virtual hosts. Each route
+// is validated on its own, when translated, and the configuration and its
+// virtual hosts without their routes: together that is what validating
+// the whole would check, and a remembered route is not validated again.
 func (t *gatewayTranslator) routeConfig(name string, vhosts []*gatewayapi.VirtualHost, listeners []*gatewayapi.Listener) {
 	rc := &routev3.RouteConfiguration{Name: name, IgnorePortInHostMatching: true}
-	var errs []error
+	errs := []error{rc.ValidateAll()}
 	for _, vh := range vhosts {
 		v := &routev3.VirtualHost{Name: vh.Hostname, Domains: []string{vh.Hostname}}
+		if err := v.ValidateAll(); err != nil {
+			errs = append(errs, fmt.Errorf("virtual host %q: %w", vh.Hostname, err))
+		}
+		v.Routes = make([]*routev3.Route, 0, len(vh.Routes))
 		for _, r := range vh.Routes {
-			er, err := t.route(r, listeners)
+			er, err := t.cachedRoute(r, listeners)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", sourceString(r.Source), err))
 				continue
@@ -435,11 +535,75 @@ func (t *gatewayTranslator) routeConfig(name string, vhosts []*gatewayapi.Virtua
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, v)
 	}
-	if err := errors.Join(append(errs, rc.ValidateAll())...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		t.fail("RouteConfiguration", name, "", err)
 		return
 	}
 	t.res.Routes = append(t.res.Routes, rc)
+}
+
+// cachedRoute is route, validated, from the Translator's memory when it
+// has the same object translated with the same rate limit.
+func (t *gatewayTranslator) cachedRoute(r *gatewayapi.Route, listeners []*gatewayapi.Listener) (*routev3.Route, error) {
+	limit := routeLimit(r, listeners)
+	if t.memo == nil {
+		return t.validRoute(r, limit)
+	}
+	same := func(m *routeMemo) bool {
+		return m != nil && (m.limit == limit || m.limit != nil && limit != nil && *m.limit == *limit)
+	}
+	m := t.next[r]
+	if !same(m) {
+		m = t.last[r]
+	}
+	if !same(m) {
+		used := t.used
+		t.used = map[string]bool{}
+		m = &routeMemo{limit: limit}
+		m.route, m.err = t.validRoute(r, limit)
+		m.used = slices.Collect(mapsKeys(t.used))
+		t.used = used
+	}
+	for _, name := range m.used {
+		t.used[name] = true
+	}
+	t.next[r] = m
+	return m.route, m.err
+}
+
+func (t *gatewayTranslator) validRoute(r *gatewayapi.Route, limit *gatewayapi.RateLimit) (*routev3.Route, error) {
+	er, err := t.route(r, limit)
+	if err == nil {
+		err = er.ValidateAll()
+	}
+	return er, err
+}
+
+// addBackend adds the cluster and endpoint assignment of b, from the
+// Translator's memory when it has the same object.
+func (t *gatewayTranslator) addBackend(b *gatewayapi.Backend) {
+	var m *backendMemo
+	if t.memo != nil {
+		m = t.memo.backends[b.Name]
+	}
+	if m == nil || m.backend != b {
+		m = &backendMemo{backend: b}
+		m.cluster, m.clusterErr = cluster(b, t.opts)
+		m.cla, m.claErr = ClusterLoadAssignment(b)
+		if t.memo != nil {
+			t.memo.backends[b.Name] = m
+		}
+	}
+	if m.clusterErr != nil {
+		t.fail("Cluster", b.Name, "", m.clusterErr)
+	} else {
+		t.res.Clusters = append(t.res.Clusters, m.cluster)
+	}
+	if m.claErr != nil {
+		t.fail("ClusterLoadAssignment", b.Name, "", m.claErr)
+	} else {
+		t.res.Endpoints = append(t.res.Endpoints, m.cla)
+	}
 }
 
 func sourceString(s gatewayapi.RouteSource) string {
@@ -462,7 +626,22 @@ func routeName(s gatewayapi.RouteSource) string {
 	return string(b)
 }
 
-func (t *gatewayTranslator) route(r *gatewayapi.Route, listeners []*gatewayapi.Listener) (*routev3.Route, error) {
+// routeLimit is the rate limit of r, translated for listeners: its own,
+// or, when the listeners of one HTTP port share a connection manager, its
+// listener's, which it then carries explicitly.
+func routeLimit(r *gatewayapi.Route, listeners []*gatewayapi.Listener) *gatewayapi.RateLimit {
+	limit := r.RateLimit
+	if limit == nil && len(listeners) > 1 {
+		for _, gl := range listeners {
+			if gl.RateLimit != nil && listenerHas(gl, r) {
+				limit = gl.RateLimit
+			}
+		}
+	}
+	return limit
+}
+
+func (t *gatewayTranslator) route(r *gatewayapi.Route, limit *gatewayapi.RateLimit) (*routev3.Route, error) {
 	var errs []error
 	er := &routev3.Route{Name: routeName(r.Source), Match: routeMatch(r)}
 	f := r.Filters
@@ -484,16 +663,6 @@ func (t *gatewayTranslator) route(r *gatewayapi.Route, listeners []*gatewayapi.L
 	per := map[string]*anypb.Any{}
 	if f.CORS != nil {
 		per[filterCORS] = mustPackErr(&errs, corsPolicy(f.CORS))
-	}
-	limit := r.RateLimit
-	if limit == nil && len(listeners) > 1 {
-		// Listeners of one HTTP port share a connection manager: a route
-		// takes its own listener's limit explicitly.
-		for _, gl := range listeners {
-			if gl.RateLimit != nil && listenerHas(gl, r) {
-				limit = gl.RateLimit
-			}
-		}
 	}
 	if limit != nil {
 		per[filterLocalRateLimit] = mustPackErr(&errs, localRateLimit(strings.ReplaceAll(limit.Policy, "/", "_"), limit))
@@ -758,42 +927,30 @@ func corsPolicy(c *gatewayapi.CORS) *corsv3.CorsPolicy {
 }
 
 // cluster is an EDS cluster for a backend.
-func (t *gatewayTranslator) cluster(b *gatewayapi.Backend) *clusterv3.Cluster {
+func cluster(b *gatewayapi.Backend, opts Options) (*clusterv3.Cluster, error) {
 	c := &clusterv3.Cluster{
 		Name:                 b.Name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
 		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource(), ServiceName: b.Name},
-		ConnectTimeout:       durationpb.New(t.opts.ConnectTimeout),
+		ConnectTimeout:       durationpb.New(opts.ConnectTimeout),
 		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
 	}
 	if b.Protocol == gatewayapi.AppH2C {
-		opts := &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+		po := &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
 			ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
 				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
 			},
 		}}
-		a, err := pack(opts)
+		a, err := pack(po)
 		if err != nil {
-			t.fail("Cluster", b.Name, "", err)
-			return nil
+			return nil, err
 		}
 		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{upstreamHTTPOptions: a}
 	}
 	if err := c.ValidateAll(); err != nil {
-		t.fail("Cluster", b.Name, "", err)
-		return nil
+		return nil, err
 	}
-	return c
-}
-
-// endpoints is the ClusterLoadAssignment of a backend.
-func (t *gatewayTranslator) endpoints(b *gatewayapi.Backend) *endpointv3.ClusterLoadAssignment {
-	cla, err := ClusterLoadAssignment(b)
-	if err != nil {
-		t.fail("ClusterLoadAssignment", b.Name, "", err)
-		return nil
-	}
-	return cla
+	return c, nil
 }
 
 // ClusterLoadAssignment is the EDS resource of a backend: its ready
