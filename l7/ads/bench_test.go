@@ -15,6 +15,7 @@ var (
 	benchRoutes  = flag.Int("push.routes", 10000, "HTTPRoutes loaded in BenchmarkPushLatency")
 	benchClients = flag.Int("push.clients", 100, "ADS clients connected in BenchmarkPushLatency")
 	benchHeap    = flag.String("push.heapprofile", "", "write a heap profile once the clients of BenchmarkPushLatency are in sync")
+	benchCPU     = flag.String("push.cpuprofile", "", "write a CPU profile of the measured changes of BenchmarkPushLatency to `prefix`<protocol>-<change>.pprof")
 )
 
 // BenchmarkPushLatency measures how long a change takes to reach every
@@ -70,6 +71,21 @@ func BenchmarkPushLatency(b *testing.B) {
 					h.updates = nil
 					var all []time.Duration
 					b.ReportAllocs()
+					if *benchCPU != "" {
+						f, err := os.Create(*benchCPU + proto + "-" + ch.name + ".pprof")
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := pprof.StartCPUProfile(f); err != nil {
+							b.Fatal(err)
+						}
+						defer func() {
+							pprof.StopCPUProfile()
+							if err := f.Close(); err != nil {
+								b.Error(err)
+							}
+						}()
+					}
 					b.ResetTimer()
 					for range b.N {
 						b.StopTimer()

@@ -1,8 +1,6 @@
 package ads
 
 import (
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -23,7 +21,10 @@ import (
 // Update translates only the Gateways that changed and rebuilds only the
 // endpoint assignments whose endpoints changed. Guarded by Server.mu.
 type model struct {
-	opts     xds.Options
+	opts xds.Options
+	// tr translates, remembering each route and backend object it met
+	// (the IR's objects are never modified once handed over).
+	tr       *xds.Translator
 	ir       *gatewayapi.IR
 	gateways map[string]*gatewayModel
 	keys     []string // of gateways, sorted
@@ -44,7 +45,6 @@ type model struct {
 type gatewayModel struct {
 	key string
 	gw  *gatewayapi.Gateway
-	sum [sha256.Size]byte
 	// refs are the backends the Gateway's routes name.
 	refs  map[string]bool
 	lists [numTypes]*entryList
@@ -66,20 +66,23 @@ func (l *entryList) find(name string) (int, bool) {
 }
 
 func newModel(opts xds.Options) *model {
-	return &model{opts: opts, gateways: map[string]*gatewayModel{}, backends: map[string]gatewayapi.Backend{},
+	return &model{opts: opts, tr: xds.NewTranslator(opts), gateways: map[string]*gatewayModel{}, backends: map[string]gatewayapi.Backend{},
 		backendPtrs: map[string]*gatewayapi.Backend{}, grpcStale: true}
 }
 
-// update takes a new IR. A Gateway is translated again when it differs
-// or a backend its routes name changed other than in its endpoints; a
-// backend whose endpoints alone changed gets a new endpoint assignment in
-// the Gateways that use it. An IR is never modified once handed over
-// (gatewayapi.IR), so a Gateway or Backend of a new IR that is the object
-// the last IR had is the same; other Gateways are compared by their
-// serialization, other backends by value. An IR that is the last one
-// again is compared in full, for callers that modify an IR and hand it
-// over again. update returns "full" when it translated Gateways and
-// "endpoints" otherwise, and every Gateway's translation errors.
+// update takes a new IR. A Gateway is translated again when it is a new
+// object or a backend its routes name changed other than in its
+// endpoints; a backend whose endpoints alone changed gets a new endpoint
+// assignment in the Gateways that use it. An IR is never modified once
+// handed over (gatewayapi.IR), so an object of a new IR that is the
+// object the last IR had is the same, and the translator reuses the
+// translation of every route and backend object it met before: a Gateway
+// object the controller rebuilt around one changed route costs about as
+// much as that route. Backends that are new objects are compared by
+// value. An IR that is the last one again is translated afresh, for
+// callers that modify an IR and hand it over again. update returns "full"
+// when it translated Gateways and "endpoints" otherwise, and every
+// Gateway's translation errors.
 func (m *model) update(ir *gatewayapi.IR) (string, error) {
 	kind, err := m.apply(ir)
 	if err != nil {
@@ -94,77 +97,36 @@ func (m *model) update(ir *gatewayapi.IR) (string, error) {
 // the model's own (a resource that cannot be serialized, say).
 func (m *model) apply(ir *gatewayapi.IR) (string, error) {
 	trust := ir != m.ir
+	if !trust {
+		m.tr.Reset()
+	}
 	structural := map[string]bool{}
 	var endpoints []*gatewayapi.Backend
 	if !trust || m.ir == nil || !sameSlice(ir.Backends, m.ir.Backends) {
 		structural, endpoints = m.diffBackends(ir, trust)
 	}
 
-	// Which Gateways to translate: new ones, those whose backends changed
-	// other than in endpoints, and, of those whose object changed (maybe),
-	// those whose serialization did.
+	// Which Gateways to translate: new objects, and those whose backends
+	// changed other than in endpoints.
 	gateways := make(map[string]*gatewayModel, len(ir.Gateways))
-	var certain, maybe []*gatewayapi.Gateway
-	for _, g := range ir.Gateways {
-		gm := m.gateways[g.Namespace+"/"+g.Name]
-		switch {
-		case gm == nil || namesAny(gm.refs, structural):
-			certain = append(certain, g)
-		case !trust || gm.gw != g:
-			maybe = append(maybe, g)
-		default:
-			gateways[g.Namespace+"/"+g.Name] = gm
-		}
-	}
-	// When only a few Gateway objects are new (a caller that keeps the
-	// unchanged ones, as the controller does), they most likely changed:
-	// their translation starts while their serialization is compared.
-	var early chan translation
-	if trust && len(maybe) > 0 && (len(maybe) <= 2 || 4*len(maybe) <= len(ir.Gateways)) {
-		early = make(chan translation, 1)
-		list := append(slices.Clone(certain), maybe...)
-		go func() { early <- m.translate(list, ir.Backends) }()
-	}
-	sums := map[string][sha256.Size]byte{}
+	present := make(map[string]bool, len(ir.Gateways))
 	var again []*gatewayapi.Gateway
-	for _, g := range maybe {
+	for _, g := range ir.Gateways {
 		key := g.Namespace + "/" + g.Name
-		sum, err := gatewaySum(g)
-		if err != nil {
-			if early != nil {
-				<-early
-			}
-			return "", err
-		}
-		if gm := m.gateways[key]; sum == gm.sum {
-			gm.gw = g
+		present[key] = true
+		if gm := m.gateways[key]; gm != nil && trust && gm.gw == g && !namesAny(gm.refs, structural) {
 			gateways[key] = gm
-		} else {
-			sums[key] = sum
-			again = append(again, g)
+			continue
+		}
+		again = append(again, g)
+	}
+	for key := range m.gateways {
+		if !present[key] {
+			m.tr.Forget(key)
 		}
 	}
-	for _, g := range certain {
-		key := g.Namespace + "/" + g.Name
-		if gm := m.gateways[key]; gm != nil {
-			sums[key] = gm.sum
-		} else {
-			sum, err := gatewaySum(g)
-			if err != nil {
-				if early != nil {
-					<-early
-				}
-				return "", err
-			}
-			sums[key] = sum
-		}
-	}
-	again = append(certain, again...)
 	var tr translation
-	switch {
-	case early != nil:
-		tr = <-early
-	case len(again) > 0:
+	if len(again) > 0 {
 		tr = m.translate(again, ir.Backends)
 	}
 	// A cluster or endpoint assignment is a function of its backend alone
@@ -196,7 +158,7 @@ func (m *model) apply(ir *gatewayapi.IR) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			gm.gw, gm.sum, gm.refs = g, sums[key], backendRefs(g)
+			gm.gw, gm.refs = g, backendRefs(g)
 			gateways[key], translated[key] = gm, true
 		}
 	}
@@ -232,7 +194,7 @@ type translation struct {
 // translate translates gateways; it does not touch the model (it may run
 // while update does).
 func (m *model) translate(gateways []*gatewayapi.Gateway, backends []*gatewayapi.Backend) translation {
-	res, err := xds.Translate(&gatewayapi.IR{Gateways: gateways, Backends: backends}, m.opts)
+	res, err := m.tr.Translate(&gatewayapi.IR{Gateways: gateways, Backends: backends})
 	return translation{res: res, errs: splitErrors(err)}
 }
 
@@ -482,16 +444,6 @@ func splitErrors(err error) map[string][]error {
 		out[key] = append(out[key], e)
 	}
 	return out
-}
-
-// gatewaySum hashes a Gateway's serialization (which carries certificate
-// hashes, not keys).
-func gatewaySum(g *gatewayapi.Gateway) ([sha256.Size]byte, error) {
-	b, err := json.Marshal(g)
-	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("ads: hash Gateway %s/%s: %w", g.Namespace, g.Name, err)
-	}
-	return sha256.Sum256(b), nil
 }
 
 // sameBackend says whether a and b differ in nothing but endpoints.

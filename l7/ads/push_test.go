@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +19,6 @@ import (
 	"github.com/eniway/eniway/internal/benchutil"
 	"github.com/eniway/eniway/internal/gatewaytest"
 	"github.com/eniway/eniway/l7/ads"
-	"github.com/eniway/eniway/l7/ads/internal/adsclient"
 )
 
 // The clients are adsclient's (Envoy's behaviour on one stream).
@@ -35,9 +34,9 @@ type expectation struct {
 
 // arrival is one client's receipt of an expected change.
 type arrival struct {
-	client  string
-	seq     int
-	latency time.Duration
+	client string
+	seq    int
+	at     time.Time
 }
 
 // watcher returns a client's OnResponse: it reports the expected change
@@ -53,19 +52,19 @@ func watcher(id string, expect *atomic.Pointer[expectation], out chan<- arrival)
 		for _, r := range resources {
 			if bytes.Contains(r, e.marker) {
 				seen = e.seq
-				out <- arrival{client: id, seq: e.seq, latency: at.Sub(e.start)}
+				out <- arrival{client: id, seq: e.seq, at: at}
 				return
 			}
 		}
 	}
 }
 
-// pushHarness is a server with n clients and the changes to push.
+// pushHarness is a server with n clients (in a child process, fleet)
+// and the changes to push.
 type pushHarness struct {
 	srv     *ads.Server
-	clients []*adsclient.Client
-	expect  atomic.Pointer[expectation]
-	arrived chan arrival
+	clients *fleet
+	n       int
 	ir      *gatewayapi.IR
 	seq     int
 	wait    time.Duration
@@ -92,41 +91,15 @@ func startPush(tb testing.TB, cfg pushConfig) *pushHarness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(ctx) }()
-	h := &pushHarness{srv: srv, ir: res.IR, arrived: make(chan arrival, cfg.clients), wait: cfg.wait}
-	var wg sync.WaitGroup
 	tb.Cleanup(func() {
 		cancel()
-		for _, c := range h.clients {
-			_ = c.Close()
-		}
-		wg.Wait()
 		require.NoError(tb, <-done)
 	})
+	h := &pushHarness{srv: srv, ir: res.IR, n: cfg.clients, wait: cfg.wait}
 	require.NoError(tb, srv.Update(ctx, h.ir))
-	for i := range cfg.clients {
-		id := fmt.Sprintf("node-%03d", i)
-		c, err := adsclient.Dial(ctx, srv.Addr().String(), adsclient.Options{Node: id, Delta: cfg.delta,
-			OnResponse: watcher(id, &h.expect, h.arrived)})
-		require.NoError(tb, err)
-		h.clients = append(h.clients, c)
-		wg.Go(func() { _ = c.Run(ctx) }) // a failure shows in c.String()
-	}
-	deadline := time.Now().Add(cfg.wait)
-	for {
-		var behind []string
-		for _, c := range h.clients {
-			if !c.Synced() {
-				behind = append(behind, c.String())
-			}
-		}
-		if len(behind) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d of %d clients not in sync after %v:\n%s", len(behind), len(h.clients), cfg.wait, joinLines(behind, 10))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Registered after the server's cleanup, so run before it: the
+	// clients go first.
+	h.clients = startFleet(tb, srv.Addr().String(), cfg.clients, cfg.delta, cfg.wait)
 	return h
 }
 
@@ -186,33 +159,34 @@ func (h *pushHarness) push(tb testing.TB, ch change) []time.Duration {
 	h.seq++
 	next, marker := ch.next(h.ir, h.seq)
 	h.ir = next
-	e := &expectation{seq: h.seq, typeURL: ch.typeURL, marker: marker, start: time.Now()}
-	h.expect.Store(e)
+	e := &expectation{seq: h.seq, typeURL: ch.typeURL, marker: marker}
+	h.clients.expect(tb, e)
+	e.start = time.Now()
 	if err := h.srv.Update(context.Background(), next); err != nil {
 		tb.Fatalf("update %d: %v", h.seq, err)
 	}
 	h.updates = append(h.updates, time.Since(e.start))
-	lat := make([]time.Duration, 0, len(h.clients))
+	lat := make([]time.Duration, 0, h.n)
 	timeout := time.NewTimer(h.wait)
 	defer timeout.Stop()
 	reached := map[string]bool{}
-	for len(lat) < len(h.clients) {
+	for len(lat) < h.n {
 		select {
-		case a := <-h.arrived:
+		case a := <-h.clients.arrivals:
 			if a.seq != h.seq || reached[a.client] {
 				tb.Fatalf("change %d: %s reported change %d", h.seq, a.client, a.seq)
 			}
 			reached[a.client] = true
-			lat = append(lat, a.latency)
+			lat = append(lat, a.at.Sub(e.start))
 		case <-timeout.C:
 			var missing []string
-			for i, c := range h.clients {
-				if !reached[fmt.Sprintf("node-%03d", i)] {
-					missing = append(missing, c.String())
+			for i := range h.n {
+				if id := fmt.Sprintf("node-%03d", i); !reached[id] {
+					missing = append(missing, id)
 				}
 			}
-			tb.Fatalf("change %d (%s): %d of %d clients did not get it within %v:\n%s",
-				h.seq, ch.typeURL, len(missing), len(h.clients), h.wait, joinLines(missing, 10))
+			tb.Fatalf("change %d (%s): %d of %d clients did not get it within %v: %s",
+				h.seq, ch.typeURL, len(missing), h.n, h.wait, strings.Join(missing, " "))
 		}
 	}
 	return lat

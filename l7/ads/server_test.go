@@ -2,6 +2,7 @@ package ads_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -31,6 +32,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(fleetEnv); spec != "" { // the push harness's clients
+		if err := runFleet(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "clients:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -155,10 +163,25 @@ func TestStateOfTheWorld(t *testing.T) {
 	require.Equal(t, uint32(50), rc.VirtualHosts[0].Routes[0].GetRoute().GetWeightedClusters().Clusters[0].Weight.GetValue())
 	c.ack(next, rdsNames)
 
-	// An endpoint change takes the fast path and pushes endpoints only.
+	// An endpoint change, handed over as the controller does (a new IR
+	// sharing the unchanged objects), takes the fast path and pushes
+	// endpoints only.
 	ir3 := canaryIR(t)
-	ir2.Backends[0].Endpoints = append(ir2.Backends[0].Endpoints, gatewayapi.Endpoint{Addr: mustAddrPort("10.0.3.33:8080")})
-	require.NoError(t, f.srv.Update(t.Context(), ir2))
+	moved := *ir2
+	moved.Backends = slices.Clone(ir2.Backends)
+	b := *moved.Backends[0]
+	b.Endpoints = append(slices.Clone(b.Endpoints), gatewayapi.Endpoint{Addr: mustAddrPort("10.0.3.33:8080")})
+	moved.Backends[0] = &b
+	require.NoError(t, f.srv.Update(t.Context(), &moved))
+	next = c.recv()
+	require.Equal(t, resourcev3.EndpointType, next.TypeUrl, "only endpoints changed")
+	require.Equal(t, 1.0, counter(t, f.reg, "eniway_xds_translations_total", "endpoints"))
+	c.ack(next, edsNames)
+
+	// The same IR modified and handed over again is translated afresh,
+	// and still pushes only what changed.
+	moved.Backends[0].Endpoints = append(moved.Backends[0].Endpoints, gatewayapi.Endpoint{Addr: mustAddrPort("10.0.3.34:8080")})
+	require.NoError(t, f.srv.Update(t.Context(), &moved))
 	next = c.recv()
 	require.Equal(t, resourcev3.EndpointType, next.TypeUrl, "only endpoints changed")
 	require.Equal(t, 1.0, counter(t, f.reg, "eniway_xds_translations_total", "endpoints"))
@@ -166,8 +189,8 @@ func TestStateOfTheWorld(t *testing.T) {
 
 	// A NACK is recorded, with its detail, until a later version is
 	// accepted.
-	// ir3 changes routes (back to 90/10) and endpoints (the added one
-	// goes): two pushes, in either order.
+	// ir3 changes routes (back to 90/10) and endpoints (the added ones
+	// go): two pushes, in either order.
 	require.NoError(t, f.srv.Update(t.Context(), ir3))
 	pushed := map[string]*discoveryv3.DiscoveryResponse{}
 	for range 2 {
