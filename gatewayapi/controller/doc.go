@@ -16,9 +16,10 @@
 //     race (409 Conflict) is retried on a fresh copy;
 //   - hands the IR to the Sink when it differs from the last IR handed over (for example the l7 xDS
 //     server). Gateways and Backends that serialize as in the last IR are handed over as the last IR's
-//     objects (and the Backends slice too when none changed), so that a Sink can tell what changed by
-//     pointer; IRs are never modified once handed over. l7/ads uses it to translate only the Gateways that
-//     changed.
+//     objects (and the Backends slice too when none changed), and so are the routes of a changed Gateway
+//     that serialize as before, so that a Sink can tell what changed by pointer; IRs are never modified
+//     once handed over. l7/ads uses it to translate only the Gateways that changed, and in them only the
+//     routes that changed.
 //
 // With Options.Feedback (l7/ads's Server implements it, from its nodes' NACKs), a Gateway whose configuration
 // the data plane rejected gets its Programmed condition False, reason Invalid, with a message naming each node,
