@@ -25,20 +25,24 @@ var (
 //
 // Each client is a node of its own on its own connection and stream,
 // subscribed to listeners, clusters, and the route configurations and
-// endpoint assignments they name, and acknowledges every response. Each
-// iteration makes one change (a header value one route matches, or one
-// endpoint of one backend) in a copy of the IR, calls Update, and takes,
-// for each client, the time from just before Update to the receipt of the
-// response that carries the change. Between changes the benchmark waits
-// for the process to go idle (the clients' acknowledgements handled), so
-// each change is measured alone. Reported: p50, p99 and max over clients
-// times iterations, in ms, and the median time Update itself takes
-// (update-p50-ms; the rest is the fan-out to the clients); ns/op is the
-// time until the last client has the change. The clients run in the benchmark's
-// process: their decoding shares the CPU with the server, and allocs/op
-// counts both (per change, for all the clients). The time the Gateway
-// controller takes to translate the cluster's objects into the IR comes
-// before Update and is not included.
+// endpoint assignments they name, and acknowledges every response. The
+// clients run in a child process (this test binary again), as proxies run
+// apart from their control plane; they share the two CPUs with the server
+// all the same. Each iteration makes one change (a header value one route
+// matches, or one endpoint of one backend) in a copy of the IR that
+// shares every other object, as the Gateway controller hands changes
+// over, calls Update, and takes, for each client, the time from just
+// before Update to the receipt of the response that carries the change
+// (both clocks are the machine's wall clock). Between changes the
+// benchmark waits for the process to go idle (the clients'
+// acknowledgements handled), so each change is measured alone. Reported:
+// p50, p99 and max over clients times iterations, in ms, and the median
+// time Update itself takes (update-p50-ms; the rest is the fan-out to the
+// clients); ns/op is the time until the last client has the change, and
+// allocs/op the server's process alone. The time the Gateway controller
+// takes to translate the cluster's objects into the IR comes before
+// Update and is not included. -push.cpuprofile profiles the measured
+// changes alone.
 //
 //	go test ./l7/ads -run '^$' -bench PushLatency -benchtime 20x -benchmem
 func BenchmarkPushLatency(b *testing.B) {

