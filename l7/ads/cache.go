@@ -70,6 +70,11 @@ func newEntry(typ int, name string, res types.Resource) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ads: marshal %s %s: %w", shortType(typeURLs[typ]), name, err)
 	}
+	return newEntryBytes(typ, name, res, b), nil
+}
+
+// newEntryBytes is newEntry for res serialized as b.
+func newEntryBytes(typ int, name string, res types.Resource, b []byte) *entry {
 	e := &entry{name: name, sum: sha256.Sum256(b)}
 	if typ == typeListener || typ == typeCluster {
 		e.res = res // their references are checked (consistent)
@@ -77,7 +82,7 @@ func newEntry(typ int, name string, res types.Resource) (*entry, error) {
 	e.version = hex.EncodeToString(e.sum[:12])
 	e.any = &anypb.Any{TypeUrl: typeURLs[typ], Value: b}
 	e.delta = &discoveryv3.Resource{Name: name, Version: e.version, Resource: e.any}
-	return e, nil
+	return e
 }
 
 // typeSnap is the resources of one type that a node runs or is to run.

@@ -9,9 +9,13 @@ import (
 	"strings"
 	"sync/atomic"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/eniway/eniway/gatewayapi"
 	"github.com/eniway/eniway/l7/xds"
@@ -48,6 +52,9 @@ type gatewayModel struct {
 	// refs are the backends the Gateway's routes name.
 	refs  map[string]bool
 	lists [numTypes]*entryList
+	// vhosts are the serializations of the virtual hosts of its route
+	// configurations (see marshalRouteConfig).
+	vhosts map[*routev3.VirtualHost][]byte
 	// errs are the translation's errors, but those of endpoint
 	// assignments, which claErrs holds by cluster.
 	errs    []error
@@ -301,7 +308,11 @@ func (m *model) fromResources(key string, old *gatewayModel, r *xds.Resources, e
 	if r == nil {
 		r = &xds.Resources{}
 	}
-	gm := &gatewayModel{key: key, claErrs: map[string]error{}}
+	gm := &gatewayModel{key: key, claErrs: map[string]error{}, vhosts: map[*routev3.VirtualHost][]byte{}}
+	var lastVH map[*routev3.VirtualHost][]byte
+	if old != nil {
+		lastVH = old.vhosts
+	}
 	for _, err := range errs {
 		var re *xds.ResourceError
 		if errors.As(err, &re) && re.Type == "ClusterLoadAssignment" {
@@ -336,7 +347,13 @@ func (m *model) fromResources(key string, old *gatewayModel, r *xds.Resources, e
 		if unchanged != nil {
 			keep = func(name string) bool { return unchanged(typ, name) }
 		}
-		list, err := m.list(typ, prev, names[typ], items[typ], keep)
+		var encode func(types.Resource) ([]byte, error)
+		if typ == typeRoute {
+			encode = func(r types.Resource) ([]byte, error) {
+				return marshalRouteConfig(r.(*routev3.RouteConfiguration), lastVH, gm.vhosts)
+			}
+		}
+		list, err := m.list(typ, prev, names[typ], items[typ], keep, encode)
 		if err != nil {
 			return nil, err
 		}
@@ -349,7 +366,8 @@ func (m *model) fromResources(key string, old *gatewayModel, r *xds.Resources, e
 // res[i]), which prev stands for if it holds the same. keep, when set,
 // says which of prev's entries stand for the new resource of their name
 // without a comparison.
-func (m *model) list(typ int, prev *entryList, names []string, res []types.Resource, keep func(string) bool) (*entryList, error) {
+// encode, when set, serializes a resource.
+func (m *model) list(typ int, prev *entryList, names []string, res []types.Resource, keep func(string) bool, encode func(types.Resource) ([]byte, error)) (*entryList, error) {
 	entries := make([]*entry, 0, len(res))
 	same := prev != nil && len(prev.entries) == len(res)
 	for i, r := range res {
@@ -362,7 +380,15 @@ func (m *model) list(typ int, prev *entryList, names []string, res []types.Resou
 			e = prev.entries[j]
 		} else {
 			var err error
-			if e, err = newEntry(typ, names[i], r); err != nil {
+			if encode == nil {
+				e, err = newEntry(typ, names[i], r)
+			} else {
+				var b []byte
+				if b, err = encode(r); err == nil {
+					e = newEntryBytes(typ, names[i], r, b)
+				}
+			}
+			if err != nil {
 				return nil, err
 			}
 			if found && prev.entries[j].version == e.version {
@@ -782,3 +808,53 @@ func (t *nameTable) update(m *model) {
 	})
 	t.p.Store(&next)
 }
+
+// marshalRouteConfig serializes rc as deterministic proto.Marshal does,
+// taking the serialization of each of its virtual hosts from last when
+// there (xds.Translator keeps the virtual host object of unchanged routes)
+// and recording it in next: after a change of one route, one virtual
+// host is serialized again, not the thousands beside it.
+func marshalRouteConfig(rc *routev3.RouteConfiguration, last, next map[*routev3.VirtualHost][]byte) ([]byte, error) {
+	opts := proto.MarshalOptions{Deterministic: true}
+	// Fields are serialized in number order: name (1), virtual_hosts (2),
+	// then the rest.
+	head, err := opts.Marshal(&routev3.RouteConfiguration{Name: rc.Name})
+	if err != nil {
+		return nil, err
+	}
+	rest := &routev3.RouteConfiguration{}
+	dst := rest.ProtoReflect()
+	rc.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Number() > rcVirtualHosts {
+			dst.Set(fd, v)
+		}
+		return true
+	})
+	dst.SetUnknown(rc.ProtoReflect().GetUnknown())
+	tail, err := opts.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	vhosts := make([][]byte, len(rc.VirtualHosts))
+	size := len(head) + len(tail)
+	for i, vh := range rc.VirtualHosts {
+		b, ok := last[vh]
+		if !ok {
+			if b, err = opts.Marshal(vh); err != nil {
+				return nil, err
+			}
+		}
+		next[vh], vhosts[i] = b, b
+		size += protowire.SizeTag(rcVirtualHosts) + protowire.SizeBytes(len(b))
+	}
+	out := make([]byte, 0, size)
+	out = append(out, head...)
+	for _, b := range vhosts {
+		out = protowire.AppendTag(out, rcVirtualHosts, protowire.BytesType)
+		out = protowire.AppendBytes(out, b)
+	}
+	return append(out, tail...), nil
+}
+
+// rcVirtualHosts is the field number of RouteConfiguration.virtual_hosts.
+const rcVirtualHosts = 2

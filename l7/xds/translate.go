@@ -110,14 +110,18 @@ func Translate(ir *gatewayapi.IR, opts Options) (map[string]*Resources, error) {
 // concurrent use.
 type Translator struct {
 	opts Options
-	// routes holds, by Gateway, the routes of its last translation.
+	// routes holds, by Gateway, the routes of its last translation, and
+	// vhosts its virtual hosts by route configuration and hostname.
 	routes map[string]map[*gatewayapi.Route]*routeMemo
+	vhosts map[string]map[vhostKey]*routev3.VirtualHost
 	// backends holds, by name, the last translation of each backend.
 	backends map[string]*backendMemo
 	// byName indexes irBackends, the last IR's backends.
 	irBackends []*gatewayapi.Backend
 	byName     map[string]*gatewayapi.Backend
 }
+
+type vhostKey struct{ routeConfig, hostname string }
 
 // routeMemo is one translated route: the rate limit it was translated
 // with (its listener's, maybe), the result, and the backends it uses.
@@ -161,11 +165,15 @@ func (t *Translator) Translate(ir *gatewayapi.IR) (map[string]*Resources, error)
 
 // Forget drops what the Translator remembers of the Gateway
 // "namespace/name".
-func (t *Translator) Forget(gateway string) { delete(t.routes, gateway) }
+func (t *Translator) Forget(gateway string) {
+	delete(t.routes, gateway)
+	delete(t.vhosts, gateway)
+}
 
 // Reset forgets everything.
 func (t *Translator) Reset() {
 	t.routes = map[string]map[*gatewayapi.Route]*routeMemo{}
+	t.vhosts = map[string]map[vhostKey]*routev3.VirtualHost{}
 	t.backends = map[string]*backendMemo{}
 	t.irBackends, t.byName = nil, nil
 }
@@ -193,12 +201,13 @@ func (t *Translator) translate(ir *gatewayapi.IR) (map[string]*Resources, error)
 		gt := &gatewayTranslator{opts: t.opts, gw: g, key: g.Namespace + "/" + g.Name, backends: backends, used: map[string]bool{}}
 		if t.routes != nil {
 			gt.memo, gt.last, gt.next = t, t.routes[gt.key], map[*gatewayapi.Route]*routeMemo{}
+			gt.lastVH, gt.nextVH = t.vhosts[gt.key], map[vhostKey]*routev3.VirtualHost{}
 		}
 		res := gt.translate()
 		errs = append(errs, gt.errs...)
 		out[gt.key] = res
 		if gt.memo != nil {
-			t.routes[gt.key] = gt.next
+			t.routes[gt.key], t.vhosts[gt.key] = gt.next, gt.nextVH
 		}
 	}
 	return out, errors.Join(errs...)
@@ -215,8 +224,9 @@ type gatewayTranslator struct {
 	res      *Resources
 	// memo, when set, is the Translator to reuse from: last are the
 	// Gateway's routes it remembers, next those of this translation.
-	memo       *Translator
-	last, next map[*gatewayapi.Route]*routeMemo
+	memo           *Translator
+	last, next     map[*gatewayapi.Route]*routeMemo
+	lastVH, nextVH map[vhostKey]*routev3.VirtualHost
 }
 
 func (t *gatewayTranslator) fail(typ, name, source string, err error) {
@@ -532,6 +542,15 @@ func (t *gatewayTranslator) routeConfig(name string, vhosts []*gatewayapi.Virtua
 				continue
 			}
 			v.Routes = append(v.Routes, er)
+		}
+		if t.memo != nil {
+			// The same routes keep the virtual host object, so that a
+			// serializer can tell an unchanged one by pointer.
+			k := vhostKey{name, vh.Hostname}
+			if old := t.lastVH[k]; old != nil && slices.Equal(old.Routes, v.Routes) {
+				v = old
+			}
+			t.nextVH[k] = v
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, v)
 	}
