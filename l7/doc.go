@@ -65,16 +65,18 @@
 //     0.32 s). A changed Gateway is translated again with an xds.Translator, which reuses every route it
 //     translated before (BenchmarkTranslatorRouteChange: 4.6 ms for a Gateway of 6000 Envoy routes).
 //   - BenchmarkPushLatency (l7/ads), 10k routes and 100 ADS clients in a child process on the same 2 CPUs:
-//     an HTTPRoute change reaches every client in under 100 ms at p99 (measured over three runs: 124 to
-//     140 ms incremental, 149 to 167 ms state of the world; missed), an endpoint-only change in under
-//     20 ms (measured: 12.7 to 13.2 ms incremental, met; 117 to 137 ms state of the world, missed). Update
-//     itself takes 29 to 40 ms (p50) of a route change, most of it serializing the 1.2 MB route
-//     configuration that holds the route; the rest is 100 clients each receiving and decoding it on the
+//     an HTTPRoute change reaches every client in under 100 ms at p99 (measured: 113 ms state of the
+//     world, 115 ms incremental, p50 45 ms; missed), an endpoint-only change in under 20 ms (measured:
+//     10.9 ms incremental, met; 96 ms state of the world, missed). Update itself takes 15 ms (p50) of a
+//     route change: the changed route is translated and its virtual host serialized again, and the
+//     route configuration that holds it (1.2 MB, 6000 routes) is assembled from the other virtual hosts'
+//     kept serializations. The rest is 100 clients each receiving and decoding that configuration on the
 //     same two CPUs. A state-of-the-world endpoint change costs what every acknowledgement costs: each one
 //     names all 20k endpoint assignments again, and the server decodes them.
 //   - Control-plane RSS with 1000 routes and 100 clients under 100 MiB (go run ./l7/ads/internal/cpmem;
-//     measured: 92 to 97 MiB after GC, 70 MiB once freed pages are returned, of which the Translator's
-//     memory of routes and backends is about 9 MiB; Envoy Gateway's controller: about 256 MiB).
+//     measured: 91 to 97 MiB after GC, 70 MiB once freed pages are returned; the Translator's memory of
+//     routes and backends and the kept virtual host serializations take about 10 MiB of it; Envoy
+//     Gateway's controller: about 256 MiB).
 //   - The embedded data plane under wrk at 64 keep-alive connections on loopback (hack/l7-loadtest.sh):
 //     at least half of nginx's throughput as an equivalent reverse proxy in the same run, with p99 under
 //     5 ms (measured: 0.48 to 0.53 of nginx, p99 8 ms against nginx's 4 to 6 ms; the latency is missed).

@@ -16,8 +16,10 @@
 // that is the very object of the last IR is taken as unchanged without a look. The Gateway controller keeps
 // the objects of what did not change from one IR to the next, down to the routes of a changed Gateway, and
 // the server translates with an xds.Translator, which reuses the translation of every route and backend
-// object it met before: a change of one route translates one route, and serializes again the route
-// configuration that holds it (about 30 ms for a Gateway of 6000 routes, most of it that serialization).
+// object it met before and keeps the virtual host object whose routes did not change; the server keeps the
+// serialization of each virtual host. A change of one route translates one route and serializes one virtual
+// host; the route configuration that holds it is assembled from the kept serializations (Update takes about
+// 15 ms for a Gateway of 6000 routes).
 // Backends that are new objects are compared by value. An IR that is the last one again (the same pointer) is
 // translated afresh, for callers that modify an IR and hand it over again; what is pushed is still only what
 // changed.
