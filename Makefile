@@ -56,11 +56,15 @@ tidy:
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
 ## generate: regenerate the committed generated code (controller-gen deep
-## copies, CRD and RBAC of gatewayapi) and fail if it differs from what is
-## committed.
-GENERATED := gatewayapi/apis gatewayapi/config
+## copies, CRD and RBAC of gatewayapi; the BPF objects and bindings of
+## datapath/ebpf, which need clang-16, llvm-16 and libbpf-dev) and fail if it
+## differs from what is committed.
+GENERATED := gatewayapi/apis gatewayapi/config datapath/ebpf
 generate:
 	$(GO) generate ./gatewayapi/...
+	@command -v clang-16 >/dev/null && command -v llvm-strip-16 >/dev/null || \
+		{ echo "make generate needs clang-16 and llvm-16 (apt-get install clang-16 llvm-16 libbpf-dev)"; exit 1; }
+	$(GO) generate ./datapath/...
 	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]; then \
 		echo "generated code differs from what is committed (run make generate and commit):"; \
 		git status --short -- $(GENERATED); git diff -- $(GENERATED) | head -50; exit 1; fi

@@ -1,0 +1,27 @@
+// Package ebpf is the kernel backend of package datapath: BPF programs
+// loaded with github.com/cilium/ebpf and attached with bpf_link.
+//
+// The programs' C is in bpf/, compiled by bpf2go with clang 16 from
+// Debian 12; the objects and their Go bindings are committed, and go
+// generate reproduces them byte for byte (make generate checks it). Off
+// Linux the constructors return datapath.ErrNotSupported.
+//
+// # Prefilter
+//
+// NewPrefilter loads the XDP prefilter. Each family's deny list has two
+// LPM tries and an array names the one packets read; a batch is written
+// whole into the other trie, then the index is switched with one 4-byte
+// write, so a packet is checked against the list before the batch or
+// after it, never a mix. Before the next batch writes into the trie that
+// was just retired, the prefilter waits for an RCU grace period
+// (membarrier(MEMBARRIER_CMD_GLOBAL), which calls synchronize_rcu), so
+// that no packet still reading it sees a half-written list; batches
+// closer together than that pay the wait (a few milliseconds), single
+// batches do not. A batch that fails midway has written only into the
+// trie no packet reads; the prefilter keeps track of what it holds and
+// the next batch corrects it.
+//
+// Attach attaches the program to an interface through a bpf_link, in the
+// driver (native XDP) when the driver supports it and in generic mode
+// otherwise, and reports which.
+package ebpf

@@ -1,0 +1,36 @@
+//go:build !linux
+
+package ebpf
+
+import (
+	"net/netip"
+
+	"github.com/eniway/eniway/datapath"
+)
+
+// Prefilter is the XDP prefilter; off Linux it cannot be created.
+type Prefilter struct{}
+
+// NewPrefilter returns datapath.ErrNotSupported off Linux.
+func NewPrefilter(datapath.PrefilterOptions) (*Prefilter, error) {
+	return nil, datapath.ErrNotSupported
+}
+
+// Update implements datapath.Prefilter.
+func (*Prefilter) Update(datapath.PrefilterBatch) (uint64, error) { return 0, datapath.ErrNotSupported }
+
+// List implements datapath.Prefilter.
+func (*Prefilter) List() ([]netip.Prefix, uint64) { return nil, 0 }
+
+// Counters implements datapath.Prefilter.
+func (*Prefilter) Counters() (datapath.PrefilterCounters, error) {
+	return datapath.PrefilterCounters{}, datapath.ErrNotSupported
+}
+
+// Close implements datapath.Prefilter.
+func (*Prefilter) Close() error { return nil }
+
+// TestPacket implements datapath.PacketTester.
+func (*Prefilter) TestPacket([]byte) (datapath.Verdict, error) {
+	return 0, datapath.ErrNotSupported
+}
