@@ -100,7 +100,7 @@ func (p *Prefilter) fill(i uint32, set *datapath.PrefixSet) error {
 	v4, v6 := p.tries(i)
 	held := p.held[i]
 	for _, fam := range []struct {
-		m         *ebpf.Map
+		m          *ebpf.Map
 		have, want map[netip.Prefix]bool
 	}{{v4, held.V4, set.V4}, {v6, held.V6, set.V6}} {
 		for pfx := range fam.have {
