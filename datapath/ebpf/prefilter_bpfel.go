@@ -25,13 +25,6 @@ type prefilterLpmV6Key struct {
 	Addr      [16]uint8
 }
 
-type prefilterPrefilterState struct {
-	_        structs.HostLayout
-	Active   uint32
-	Pad      uint32
-	Revision uint64
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -40,9 +33,10 @@ const (
 	prefilterMapDenyV41        = "deny_v4_1"
 	prefilterMapDenyV60        = "deny_v6_0"
 	prefilterMapDenyV61        = "deny_v6_1"
-	prefilterMapPrefilterState = "prefilter_state"
 	prefilterMapPrefilterStats = "prefilter_stats"
 	prefilterProgXdpPrefilter  = "xdp_prefilter"
+	prefilterVarActiveTrie     = "active_trie"
+	prefilterVarRevision       = "revision"
 )
 
 // loadPrefilter returns the embedded CollectionSpec for prefilter.
@@ -98,7 +92,6 @@ type prefilterMapSpecs struct {
 	DenyV41        *ebpf.MapSpec `ebpf:"deny_v4_1"`
 	DenyV60        *ebpf.MapSpec `ebpf:"deny_v6_0"`
 	DenyV61        *ebpf.MapSpec `ebpf:"deny_v6_1"`
-	PrefilterState *ebpf.MapSpec `ebpf:"prefilter_state"`
 	PrefilterStats *ebpf.MapSpec `ebpf:"prefilter_stats"`
 }
 
@@ -106,6 +99,8 @@ type prefilterMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type prefilterVariableSpecs struct {
+	ActiveTrie *ebpf.VariableSpec `ebpf:"active_trie"`
+	Revision   *ebpf.VariableSpec `ebpf:"revision"`
 }
 
 // prefilterObjects contains all objects after they have been loaded into the kernel.
@@ -132,7 +127,6 @@ type prefilterMaps struct {
 	DenyV41        *ebpf.Map `ebpf:"deny_v4_1"`
 	DenyV60        *ebpf.Map `ebpf:"deny_v6_0"`
 	DenyV61        *ebpf.Map `ebpf:"deny_v6_1"`
-	PrefilterState *ebpf.Map `ebpf:"prefilter_state"`
 	PrefilterStats *ebpf.Map `ebpf:"prefilter_stats"`
 }
 
@@ -142,7 +136,6 @@ func (m *prefilterMaps) Close() error {
 		m.DenyV41,
 		m.DenyV60,
 		m.DenyV61,
-		m.PrefilterState,
 		m.PrefilterStats,
 	)
 }
@@ -151,6 +144,8 @@ func (m *prefilterMaps) Close() error {
 //
 // It can be passed to loadPrefilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type prefilterVariables struct {
+	ActiveTrie *ebpf.Variable `ebpf:"active_trie"`
+	Revision   *ebpf.Variable `ebpf:"revision"`
 }
 
 // prefilterPrograms contains all programs after they have been loaded into the kernel.

@@ -86,8 +86,10 @@ func (p *Prefilter) Update(b datapath.PrefilterBatch) (uint64, error) {
 	if err := p.fill(spare, next); err != nil {
 		return p.rev, err
 	}
-	state := prefilterPrefilterState{Active: spare, Revision: p.rev + 1}
-	if err := p.objs.PrefilterState.Update(uint32(0), &state, ebpf.UpdateAny); err != nil {
+	if err := p.objs.Revision.Set(p.rev + 1); err != nil {
+		return p.rev, fmt.Errorf("datapath/ebpf: prefilter: record revision: %w", err)
+	}
+	if err := p.objs.ActiveTrie.Set(spare); err != nil {
 		return p.rev, fmt.Errorf("datapath/ebpf: prefilter: switch deny lists: %w", err)
 	}
 	p.active, p.list, p.rev, p.retired = spare, next, p.rev+1, true

@@ -15,7 +15,7 @@ import (
 	"github.com/eniway/eniway/internal/testutils"
 )
 
-func newPrefilter(t *testing.T, opts datapath.PrefilterOptions) *ebpf.Prefilter {
+func newPrefilter(t testing.TB, opts datapath.PrefilterOptions) *ebpf.Prefilter {
 	t.Helper()
 	testutils.RequireBPF(t)
 	p, err := ebpf.NewPrefilter(opts)

@@ -2,7 +2,7 @@
 // The XDP prefilter: drops packets whose source address is in a deny list
 // (IPv4 and IPv6 CIDRs, longest-prefix match), passes everything else.
 //
-// Each family's deny list has two LPM tries; prefilter_state names the one
+// Each family's deny list has two LPM tries; active_trie names the one
 // packets read. User space writes a whole new list into the other trie and
 // then switches the index, so a packet sees one list or the other, never a
 // half-written one.
@@ -41,20 +41,11 @@ DENY_MAP(deny_v4_1, struct lpm_v4_key);
 DENY_MAP(deny_v6_0, struct lpm_v6_key);
 DENY_MAP(deny_v6_1, struct lpm_v6_key);
 
-// prefilter_state says which trie of each family packets read (0 or 1),
-// and the revision of the list it holds.
-struct prefilter_state {
-	__u32 active;
-	__u32 pad;
-	__u64 revision;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct prefilter_state);
-	__uint(max_entries, 1);
-} prefilter_state SEC(".maps");
+// The trie of each family packets read (0 or 1), and the revision of the
+// list it holds: global variables, which a program reads with a plain
+// load (no map lookup) and user space writes through a memory mapping.
+volatile __u32 active_trie;
+volatile __u64 revision;
 
 // Counters, per CPU.
 enum {
@@ -89,9 +80,7 @@ int xdp_prefilter(struct xdp_md *ctx)
 	if (parse_l2(data, end, &p) < 0)
 		return count(PREFILTER_PASS, XDP_PASS);
 
-	__u32 zero = 0;
-	struct prefilter_state *st = bpf_map_lookup_elem(&prefilter_state, &zero);
-	__u32 active = st ? st->active : 0;
+	__u32 active = active_trie;
 
 	if (p.proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = p.l3;
