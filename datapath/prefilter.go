@@ -241,3 +241,29 @@ func (o PrefilterOptions) Max() int {
 
 // ErrNotSupported: the kernel backend does not run on this system.
 var ErrNotSupported = errors.New("not supported on this system")
+
+// XDPMode is where an XDP program runs.
+type XDPMode int
+
+// XDP modes.
+const (
+	// XDPModeAuto: in the driver when it supports XDP, generic otherwise.
+	XDPModeAuto XDPMode = iota
+	// XDPModeNative: in the driver, before a socket buffer exists.
+	XDPModeNative
+	// XDPModeGeneric: in the kernel's generic hook, after the socket
+	// buffer is allocated; any device, slower.
+	XDPModeGeneric
+)
+
+func (m XDPMode) String() string {
+	switch m {
+	case XDPModeAuto:
+		return "auto"
+	case XDPModeNative:
+		return "native"
+	case XDPModeGeneric:
+		return "generic"
+	}
+	return fmt.Sprintf("XDPMode(%d)", int(m))
+}

@@ -252,25 +252,21 @@ func RandomAddr(rng *rand.Rand) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
-// AddrIn is a random address inside p.
+// AddrIn is a random address inside p: p's bits, random bits after them.
 func AddrIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
 	b := p.Addr().AsSlice()
 	for i := range b {
-		b[i] = byte(rng.IntN(256))
-	}
-	a, _ := netip.AddrFromSlice(b)
-	// Keep p's bits, take the rest from a.
-	pb := p.Addr().AsSlice()
-	for i := range b {
 		keep := p.Bits() - 8*i
+		r := byte(rng.IntN(256))
 		switch {
 		case keep >= 8:
-			b[i] = pb[i]
 		case keep > 0:
 			mask := byte(0xff << (8 - keep))
-			b[i] = pb[i]&mask | b[i]&^mask
+			b[i] = b[i]&mask | r&^mask
+		default:
+			b[i] = r
 		}
 	}
-	a, _ = netip.AddrFromSlice(b)
+	a, _ := netip.AddrFromSlice(b)
 	return a
 }

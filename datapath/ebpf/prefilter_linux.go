@@ -180,6 +180,62 @@ func (p *Prefilter) TestPacket(frame []byte) (datapath.Verdict, error) {
 	return datapath.Verdict(ret), nil
 }
 
+// Attach attaches the prefilter to the interface ifindex (of the calling
+// thread's network namespace) through a bpf_link, and returns the mode it
+// runs in: with XDPModeAuto, native when the driver takes it, generic
+// otherwise.
+func (p *Prefilter) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return mode, errClosed
+	}
+	if _, ok := p.links[ifindex]; ok {
+		return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: already attached", ifindex)
+	}
+	attach := func(m datapath.XDPMode) (link.Link, error) {
+		flags := link.XDPDriverMode
+		if m == datapath.XDPModeGeneric {
+			flags = link.XDPGenericMode
+		}
+		return link.AttachXDP(link.XDPOptions{Program: p.objs.XdpPrefilter, Interface: ifindex, Flags: flags})
+	}
+	used := mode
+	if mode == datapath.XDPModeAuto {
+		used = datapath.XDPModeNative
+	}
+	l, err := attach(used)
+	if err != nil && mode == datapath.XDPModeAuto {
+		used = datapath.XDPModeGeneric
+		var gerr error
+		if l, gerr = attach(used); gerr == nil {
+			err = nil
+		} else {
+			err = fmt.Errorf("native: %w; generic: %w", err, gerr)
+		}
+	}
+	if err != nil {
+		return used, fmt.Errorf("datapath/ebpf: prefilter: attach to interface %d (%s): %w", ifindex, mode, err)
+	}
+	p.links[ifindex] = l
+	return used, nil
+}
+
+// Detach detaches the prefilter from the interface ifindex.
+func (p *Prefilter) Detach(ifindex int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.links[ifindex]
+	if !ok {
+		return fmt.Errorf("datapath/ebpf: prefilter: interface %d: not attached", ifindex)
+	}
+	delete(p.links, ifindex)
+	if err := l.Close(); err != nil {
+		return fmt.Errorf("datapath/ebpf: prefilter: detach from interface %d: %w", ifindex, err)
+	}
+	return nil
+}
+
 // Program is the prefilter's XDP program, for benchmarks.
 func (p *Prefilter) Program() *ebpf.Program { return p.objs.XdpPrefilter }
 

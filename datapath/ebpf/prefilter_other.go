@@ -34,3 +34,11 @@ func (*Prefilter) Close() error { return nil }
 func (*Prefilter) TestPacket([]byte) (datapath.Verdict, error) {
 	return 0, datapath.ErrNotSupported
 }
+
+// Attach returns datapath.ErrNotSupported off Linux.
+func (*Prefilter) Attach(int, datapath.XDPMode) (datapath.XDPMode, error) {
+	return 0, datapath.ErrNotSupported
+}
+
+// Detach returns datapath.ErrNotSupported off Linux.
+func (*Prefilter) Detach(int) error { return datapath.ErrNotSupported }
