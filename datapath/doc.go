@@ -3,7 +3,29 @@
 // covers what Cilium configures with enableXDPPrefilter, xdp.mode, loadBalancer.algorithm maglev,
 // loadBalancer.mode dsr, maglev.tableSize, bpf.lbMapMax, ctTcpMax, ctAnyMax, natMax and preallocateMaps.
 //
-// This package has no code yet; issue #6 specifies it. What follows is what it will hold.
+// Built so far: the prefilter (Prefilter, its kernel backend in datapath/ebpf, its in-memory twin in
+// datapath/fake, the conformance suite in datapath/datapathtest, a differential test and BenchmarkPrefilter).
+// The load balancer, conntrack, the proxy redirect and the event stream are specified below and not built
+// yet (issue #6).
+//
+// # Prefilter
+//
+// A Prefilter holds a deny list of IPv4 and IPv6 CIDRs and drops packets whose source address any of them
+// holds. Changes come as a PrefilterBatch of deletions and insertions, applied atomically: a packet is checked
+// against the list before the batch or after it, never a mix, and a batch that is refused applies nothing.
+// Each applied batch raises the revision by one; a batch that names the revision it was computed from is
+// refused with ErrStaleRevision when the list has moved on. A refused batch returns a *PrefilterError naming
+// the field (Insert[i], Delete[i] or Revision), the CIDR and the reason: ErrInvalidPrefix (host bits set, an
+// IPv4-mapped IPv6 prefix, a zone), ErrNotInList, ErrDuplicate or ErrListFull (each family holds
+// PrefilterOptions.MaxEntries CIDRs, DefaultPrefilterMax unless set). Counters count passed packets, drops
+// by family, and IP headers cut short (passed). The programs read Ethernet and up to two VLAN tags (802.1ad
+// and 802.1Q); frames they cannot parse pass.
+//
+// BenchmarkPrefilter (datapath/ebpf, as root), in ns per packet through BPF_PROG_TEST_RUN on this 2-vCPU
+// machine, against 1.25 times a minimal LPM-trie program's figures: hits 13 to 14 ns at 1 CIDR (target 10:
+// missed), 65 to 69 at 1000 (target 67.5), 83 to 89 at 10,000 (target 99), 104 to 123 at 100,000 (target
+// 119); misses 13 to 26 ns (target 25). The floor is the test run itself, parsing, and the per-CPU counter
+// (about 2 ns). Run: go test ./datapath/ebpf -run '^$' -bench Prefilter.
 //
 // # Interfaces
 //

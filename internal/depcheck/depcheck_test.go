@@ -14,6 +14,8 @@ var pure = []string{
 	"github.com/eniway/eniway/maglev",
 	"github.com/eniway/eniway/ipam",
 	"github.com/eniway/eniway/eni",
+	"github.com/eniway/eniway/datapath",
+	"github.com/eniway/eniway/datapath/fake",
 }
 
 // forbidden lists import path prefixes a pure package must not depend on,
