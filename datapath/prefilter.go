@@ -229,6 +229,14 @@ type PrefilterOptions struct {
 	// MaxEntries bounds each family's deny list (DefaultPrefilterMax
 	// when 0).
 	MaxEntries int
+	// PinPath, for the kernel backend, is a directory on a bpffs (one per
+	// network namespace) where the maps and the interfaces' links are
+	// pinned: a prefilter opened on a PinPath that holds pins takes over
+	// their deny list, revision and links, and its Attach replaces the
+	// program of a pinned link atomically, so a restart or an upgrade of
+	// the agent drops no packet. Close then leaves the pins (and the
+	// program) in place. The fake ignores it.
+	PinPath string
 }
 
 // Max is MaxEntries or its default.

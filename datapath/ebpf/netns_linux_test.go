@@ -20,6 +20,7 @@ type veth struct {
 	client, server         *testutils.NetNS
 	serverIndex            int
 	client4, server4       netip.Addr
+	client4b               netip.Addr // a second client address
 	client6, server6       netip.Addr
 	clientName, serverName string
 }
@@ -27,7 +28,7 @@ type veth struct {
 func newVeth(t *testing.T) *veth {
 	t.Helper()
 	v := &veth{client: testutils.NewNetNS(t), server: testutils.NewNetNS(t), clientName: "pf-client", serverName: "pf-server",
-		client4: netip.MustParseAddr("10.77.0.1"), server4: netip.MustParseAddr("10.77.0.2"),
+		client4: netip.MustParseAddr("10.77.0.1"), server4: netip.MustParseAddr("10.77.0.2"), client4b: netip.MustParseAddr("10.77.0.3"),
 		client6: netip.MustParseAddr("fd00:77::1"), server6: netip.MustParseAddr("fd00:77::2")}
 	hc, hs := v.client.NetlinkHandle(t), v.server.NetlinkHandle(t)
 	require.NoError(t, hc.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.clientName}, PeerName: v.serverName,
@@ -56,7 +57,11 @@ func newVeth(t *testing.T) *veth {
 	}{{hc, v.clientName, v.client4, v.client6}, {hs, v.serverName, v.server4, v.server6}} {
 		l, err := side.h.LinkByName(side.name)
 		require.NoError(t, err)
-		for _, a := range []netip.Prefix{netip.PrefixFrom(side.a4, 24), netip.PrefixFrom(side.a6, 64)} {
+		addrs := []netip.Prefix{netip.PrefixFrom(side.a4, 24), netip.PrefixFrom(side.a6, 64)}
+		if side.name == v.clientName {
+			addrs = append(addrs, netip.PrefixFrom(v.client4b, 24))
+		}
+		for _, a := range addrs {
 			require.NoError(t, side.h.AddrAdd(l, &netlink.Addr{
 				IPNet: &net.IPNet{IP: a.Addr().AsSlice(), Mask: net.CIDRMask(a.Bits(), a.Addr().BitLen())},
 				Flags: 0x2, // IFA_F_NODAD: usable at once

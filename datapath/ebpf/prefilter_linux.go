@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/eniway/eniway/datapath"
@@ -32,6 +35,7 @@ type Prefilter struct {
 	retired bool
 	links   map[int]link.Link
 	closed  bool
+	pinPath string
 }
 
 var (
@@ -50,12 +54,91 @@ func NewPrefilter(opts datapath.PrefilterOptions) (*Prefilter, error) {
 	for _, name := range []string{"deny_v4_0", "deny_v4_1", "deny_v6_0", "deny_v6_1"} {
 		spec.Maps[name].MaxEntries = uint32(max)
 	}
-	p := &Prefilter{max: max, list: datapath.NewPrefixSet(), links: map[int]link.Link{}}
+	p := &Prefilter{max: max, pinPath: opts.PinPath, list: datapath.NewPrefixSet(), links: map[int]link.Link{}}
 	p.held = [2]*datapath.PrefixSet{datapath.NewPrefixSet(), datapath.NewPrefixSet()}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
-		return nil, fmt.Errorf("datapath/ebpf: load prefilter: %w", err)
+	var copts ebpf.CollectionOptions
+	pinned := false
+	if p.pinPath != "" {
+		if err := os.MkdirAll(p.pinPath, 0o700); err != nil {
+			return nil, fmt.Errorf("datapath/ebpf: prefilter: pin path: %w", err)
+		}
+		for name, m := range spec.Maps {
+			if name != globalsSection {
+				m.Pinning = ebpf.PinByName
+			}
+		}
+		copts.Maps.PinPath = p.pinPath
+		// bpffs refuses names that start with a dot: the global
+		// variables' map is pinned by hand, under another name.
+		globals, err := ebpf.LoadPinnedMap(p.globalsPin(), nil)
+		switch {
+		case err == nil:
+			defer globals.Close()
+			copts.MapReplacements = map[string]*ebpf.Map{globalsSection: globals}
+			pinned = true
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("datapath/ebpf: prefilter: load the pinned state: %w", err)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, copts)
+	if err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: load prefilter (pin path %q): %w", p.pinPath, err)
+	}
+	defer coll.Close()
+	if p.pinPath != "" && !pinned {
+		if err := coll.Maps[globalsSection].Pin(p.globalsPin()); err != nil {
+			return nil, fmt.Errorf("datapath/ebpf: prefilter: pin the state: %w", err)
+		}
+	}
+	if err := coll.Assign(&p.objs); err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: prefilter: %w", err)
+	}
+	if pinned {
+		if err := p.recover(); err != nil {
+			_ = p.objs.Close()
+			return nil, err
+		}
 	}
 	return p, nil
+}
+
+// globalsSection is the map of the programs' global variables.
+const globalsSection = ".bss"
+
+func (p *Prefilter) globalsPin() string { return filepath.Join(p.pinPath, "prefilter_state") }
+
+// recover reads the state of pinned maps: what each trie holds, which one
+// packets read, and the revision.
+func (p *Prefilter) recover() error {
+	if err := p.objs.ActiveTrie.Get(&p.active); err != nil {
+		return fmt.Errorf("datapath/ebpf: prefilter: read the pinned state: %w", err)
+	}
+	if err := p.objs.Revision.Get(&p.rev); err != nil {
+		return fmt.Errorf("datapath/ebpf: prefilter: read the pinned state: %w", err)
+	}
+	if p.active > 1 {
+		return fmt.Errorf("datapath/ebpf: prefilter: pinned state names trie %d", p.active)
+	}
+	for i := range uint32(2) {
+		v4, v6 := p.tries(i)
+		var k4 prefilterLpmV4Key
+		var val uint8
+		it := v4.Iterate()
+		for it.Next(&k4, &val) {
+			p.held[i].V4[netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen))] = true
+		}
+		var k6 prefilterLpmV6Key
+		it6 := v6.Iterate()
+		for it6.Next(&k6, &val) {
+			p.held[i].V6[netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen))] = true
+		}
+		if err := errors.Join(it.Err(), it6.Err()); err != nil {
+			return fmt.Errorf("datapath/ebpf: prefilter: read pinned trie %d: %w", i, err)
+		}
+	}
+	p.list = p.held[p.active].Clone()
+	p.retired = true // packets of the last owner may still read the other trie
+	return nil
 }
 
 func (p *Prefilter) tries(i uint32) (v4, v6 *ebpf.Map) {
@@ -200,6 +283,20 @@ func (p *Prefilter) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode
 		}
 		return link.AttachXDP(link.XDPOptions{Program: p.objs.XdpPrefilter, Interface: ifindex, Flags: flags})
 	}
+	if p.pinPath != "" {
+		if l, err := link.LoadPinnedLink(p.linkPin(ifindex), nil); err == nil {
+			// A link left by an earlier prefilter: replace its program in
+			// place, without a moment of no program.
+			if err := l.Update(p.objs.XdpPrefilter); err != nil {
+				_ = l.Close()
+				return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: replace the pinned link's program: %w", ifindex, err)
+			}
+			p.links[ifindex] = l
+			return attachedMode(ifindex)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: load the pinned link: %w", ifindex, err)
+		}
+	}
 	used := mode
 	if mode == datapath.XDPModeAuto {
 		used = datapath.XDPModeNative
@@ -217,11 +314,39 @@ func (p *Prefilter) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode
 	if err != nil {
 		return used, fmt.Errorf("datapath/ebpf: prefilter: attach to interface %d (%s): %w", ifindex, mode, err)
 	}
+	if p.pinPath != "" {
+		if err := l.Pin(p.linkPin(ifindex)); err != nil {
+			_ = l.Close()
+			return used, fmt.Errorf("datapath/ebpf: prefilter: interface %d: pin the link: %w", ifindex, err)
+		}
+	}
 	p.links[ifindex] = l
 	return used, nil
 }
 
-// Detach detaches the prefilter from the interface ifindex.
+func (p *Prefilter) linkPin(ifindex int) string {
+	return filepath.Join(p.pinPath, fmt.Sprintf("xdp_link_%d", ifindex))
+}
+
+// attachedMode asks the kernel in which mode XDP runs on ifindex.
+func attachedMode(ifindex int) (datapath.XDPMode, error) {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return 0, fmt.Errorf("datapath/ebpf: interface %d: %w", ifindex, err)
+	}
+	if x := l.Attrs().Xdp; x != nil {
+		switch x.AttachMode {
+		case xdpAttachedDrv:
+			return datapath.XDPModeNative, nil
+		case xdpAttachedSkb:
+			return datapath.XDPModeGeneric, nil
+		}
+	}
+	return 0, fmt.Errorf("datapath/ebpf: interface %d: no XDP program attached", ifindex)
+}
+
+// Detach detaches the prefilter from the interface ifindex (and removes
+// the link's pin).
 func (p *Prefilter) Detach(ifindex int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -230,30 +355,85 @@ func (p *Prefilter) Detach(ifindex int) error {
 		return fmt.Errorf("datapath/ebpf: prefilter: interface %d: not attached", ifindex)
 	}
 	delete(p.links, ifindex)
-	if err := l.Close(); err != nil {
+	if err := p.detach(l); err != nil {
 		return fmt.Errorf("datapath/ebpf: prefilter: detach from interface %d: %w", ifindex, err)
 	}
 	return nil
+}
+
+func (p *Prefilter) detach(l link.Link) error {
+	var errs []error
+	if p.pinPath != "" {
+		errs = append(errs, l.Unpin())
+	}
+	return errors.Join(append(errs, l.Close())...)
 }
 
 // Program is the prefilter's XDP program, for benchmarks.
 func (p *Prefilter) Program() *ebpf.Program { return p.objs.XdpPrefilter }
 
 // Close implements datapath.Prefilter: it detaches the program from every
-// interface and releases its maps.
+// interface and releases its maps, but with a PinPath, where it leaves
+// the pinned links and maps, and the program running, for the next
+// prefilter to take over (Remove takes them away).
 func (p *Prefilter) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.close(false)
+}
+
+// Remove is Close that also detaches pinned links and removes every pin.
+func (p *Prefilter) Remove() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.close(true)
+}
+
+func (p *Prefilter) close(unpin bool) error {
 	if p.closed {
 		return nil
 	}
 	p.closed = true
 	var errs []error
 	for ifindex, l := range p.links {
-		if err := l.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("detach from interface %d: %w", ifindex, err))
+		var err error
+		if unpin {
+			err = p.detach(l)
+		} else {
+			err = l.Close() // a pinned link stays
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("interface %d: %w", ifindex, err))
 		}
 	}
+	if unpin && p.pinPath != "" {
+		for _, m := range []*ebpf.Map{p.objs.DenyV40, p.objs.DenyV41, p.objs.DenyV60, p.objs.DenyV61, p.objs.PrefilterStats} {
+			errs = append(errs, m.Unpin())
+		}
+		errs = append(errs, unpinData(p.pinPath))
+	}
 	errs = append(errs, p.objs.Close())
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("datapath/ebpf: prefilter: close: %w", err)
+	}
+	return nil
 }
+
+// unpinData removes the pin of the global variables' map, and the pin
+// directory when nothing else is in it.
+func unpinData(dir string) error {
+	err := os.Remove(filepath.Join(dir, "prefilter_state"))
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if rerr := os.Remove(dir); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && !errors.Is(rerr, unix.ENOTEMPTY) {
+		err = errors.Join(err, rerr)
+	}
+	return err
+}
+
+// XDP attach modes netlink reports (IFLA_XDP_ATTACHED).
+const (
+	xdpAttachedDrv = 1
+	xdpAttachedSkb = 2
+)
