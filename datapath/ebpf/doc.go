@@ -24,4 +24,15 @@
 // Attach attaches the program to an interface through a bpf_link, in the
 // driver (native XDP) when the driver supports it and in generic mode
 // otherwise, and reports which.
+//
+// With PrefilterOptions.PinPath (a directory on a bpffs, one per network
+// namespace), the tries, the counters, the state (the active trie and the
+// revision, kept in the programs' global variables and pinned as
+// prefilter_state, since bpffs refuses the name .bss) and each
+// interface's link are pinned. A prefilter opened on pins takes over the
+// deny list, the revision and the counters; its Attach loads the pinned
+// link and replaces its program with link.Update, atomically, so an agent
+// restart or upgrade neither drops an allowed packet nor lets a denied
+// one through (TestPrefilterRestart). Close leaves pins and program in
+// place; Remove detaches and unpins.
 package ebpf

@@ -134,4 +134,3 @@ func TestPrefilterRestart(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist, "pins left behind")
 	require.Equal(t, 10, v.sendUDP(t, v.server4, 10), "detached")
 }
-
