@@ -27,6 +27,22 @@
 // 119); misses 13 to 26 ns (target 25). The floor is the test run itself, parsing, and the per-CPU counter
 // (about 2 ns). Run: go test ./datapath/ebpf -run '^$' -bench Prefilter.
 //
+// hack/prefilter-compare.sh measures it next to iptables (one rule per CIDR), ipset and nftables in one run:
+// trafgen sends 2M UDP packets from a denied source over a veth pair, three rounds per filter, and the script
+// reads the CPU the machine spent per packet (sender, veth and filter together; medians). Measured here:
+//
+//	CIDRs  eniway native  eniway generic  nftables  ipset  iptables  no filter
+//	   10         715 ns          685 ns    670 ns  680 ns    620 ns    1235 ns
+//	 9993         720 ns          675 ns    770 ns  765 ns  53463 ns    1295 ns
+//
+// The sender and the veth take most of each packet, and on a veth even native XDP must first copy the packet
+// out of its socket buffer, so the prefilter, nftables and ipset are within 50 ns of each other (run-to-run
+// noise is about that). A linear iptables list is another matter: at 10k rules it costs 53 us more per packet
+// than the prefilter, 74 times the whole path, while at 10 rules it is as cheap as the rest. The guide's "10x
+// over iptables" holds only for long rule lists, and against sets (ipset, nftables) not at all on a veth; on a
+// NIC whose driver runs XDP before allocating a socket buffer (ENA does) the prefilter also saves that
+// allocation.
+//
 // # Interfaces
 //
 // The interfaces are shaped like the maps, not like the programs, so the kernel and the in-memory backend can
