@@ -19,12 +19,15 @@
 // IPv4-mapped IPv6 prefix, a zone), ErrNotInList, ErrDuplicate or ErrListFull (each family holds
 // PrefilterOptions.MaxEntries CIDRs, DefaultPrefilterMax unless set). Counters count passed packets, drops
 // by family, and IP headers cut short (passed). The programs read Ethernet and up to two VLAN tags (802.1ad
-// and 802.1Q); frames they cannot parse pass.
+// and 802.1Q); frames they cannot parse pass. While a PrefilterEventStream is open (PrefilterEvents), each
+// drop is reported with its time, interface and source, for package observe; a ring buffer of
+// PrefilterOptions.EventBuffer bytes holds what is not read yet, and what does not fit is lost and counted
+// (EventsLost). With no stream open a drop costs one load of a flag more.
 //
 // BenchmarkPrefilter (datapath/ebpf, as root), in ns per packet through BPF_PROG_TEST_RUN on this 2-vCPU
-// machine, against 1.25 times a minimal LPM-trie program's figures: hits 13 to 14 ns at 1 CIDR (target 10:
-// missed), 65 to 69 at 1000 (target 67.5), 83 to 89 at 10,000 (target 99), 104 to 123 at 100,000 (target
-// 119); misses 13 to 26 ns (target 25). The floor is the test run itself, parsing, and the per-CPU counter
+// machine over several runs, against 1.25 times a minimal LPM-trie program's figures: hits 13 to 19 ns at 1
+// CIDR (target 10: missed), 65 to 73 at 1000 (target 67.5: about met), 80 to 89 at 10,000 (target 99), 103
+// to 123 at 100,000 (target 119: about met); misses 13 to 26 ns (target 25). Runs differ by up to 30%. The floor is the test run itself, parsing, and the per-CPU counter
 // (about 2 ns). Run: go test ./datapath/ebpf -run '^$' -bench Prefilter.
 //
 // hack/prefilter-compare.sh measures it next to iptables (one rule per CIDR), ipset and nftables in one run:

@@ -1,10 +1,12 @@
 package datapath
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Prefilter drops packets whose source address is in a deny list of IPv4
@@ -45,6 +47,9 @@ type PrefilterCounters struct {
 	DroppedIPv4, DroppedIPv6 uint64
 	// Malformed: passed because the IP header is cut short.
 	Malformed uint64
+	// EventsLost: drops not reported to an open event stream because it
+	// was full.
+	EventsLost uint64
 }
 
 // Verdict is what a program does with a packet.
@@ -237,6 +242,27 @@ type PrefilterOptions struct {
 	// the agent drops no packet. Close then leaves the pins (and the
 	// program) in place. The fake ignores it.
 	PinPath string
+	// EventBuffer is the size in bytes of the ring buffer of drop
+	// events, a power of two of at least a page (DefaultEventBuffer when
+	// 0). Each event takes EventRecordSize bytes of it. With a PinPath,
+	// MaxEntries and EventBuffer must be those the pins were made with.
+	EventBuffer int
+}
+
+// DefaultEventBuffer is the drop events' ring buffer unless the options
+// say otherwise: 6553 events.
+const DefaultEventBuffer = 256 << 10
+
+// EventRecordSize is the room one drop event takes in the ring buffer:
+// an 8-byte record header and the 32-byte event.
+const EventRecordSize = 40
+
+// Events is EventBuffer or its default.
+func (o PrefilterOptions) Events() int {
+	if o.EventBuffer <= 0 {
+		return DefaultEventBuffer
+	}
+	return o.EventBuffer
 }
 
 // Max is MaxEntries or its default.
@@ -275,3 +301,33 @@ func (m XDPMode) String() string {
 	}
 	return fmt.Sprintf("XDPMode(%d)", int(m))
 }
+
+// PrefilterEvent is a packet the prefilter dropped.
+type PrefilterEvent struct {
+	// Time is when it was dropped.
+	Time time.Time
+	// Ifindex is the interface it arrived on.
+	Ifindex int
+	// Source is its denied source address.
+	Source netip.Addr
+}
+
+// PrefilterEvents is implemented by prefilters that report their drops.
+// Reporting costs nothing while no stream is open.
+type PrefilterEvents interface {
+	// Events opens a stream of the drops from now on.
+	Events() (PrefilterEventStream, error)
+}
+
+// PrefilterEventStream is an open stream of drops. Events that come
+// faster than they are read are lost, and counted in
+// PrefilterCounters.EventsLost.
+type PrefilterEventStream interface {
+	// Next blocks until the next drop, ctx is done, or the stream is
+	// closed (ErrStreamClosed).
+	Next(ctx context.Context) (PrefilterEvent, error)
+	Close() error
+}
+
+// ErrStreamClosed: the event stream was closed.
+var ErrStreamClosed = errors.New("event stream closed")

@@ -1,12 +1,14 @@
 package datapathtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -155,6 +157,62 @@ func RunPrefilter(t *testing.T, newPrefilter NewPrefilter) {
 		got, err := p.Counters()
 		require.NoError(t, err)
 		require.Equal(t, datapath.PrefilterCounters{Passed: 3, DroppedIPv4: 2, DroppedIPv6: 1, Malformed: 3}, got)
+	})
+
+	t.Run("drop events", func(t *testing.T) {
+		p := open(t, datapath.PrefilterOptions{EventBuffer: 4096})
+		ev, ok := p.(datapath.PrefilterEvents)
+		require.True(t, ok, "the prefilter reports drops")
+		_, err := p.Update(datapath.PrefilterBatch{Insert: []netip.Prefix{deny10, deny6}})
+		require.NoError(t, err)
+		requireVerdict(t, p, Packet(src4In, dst4), datapath.VerdictDrop) // no stream: no event
+
+		s, err := ev.Events()
+		require.NoError(t, err)
+		requireVerdict(t, p, Packet(src4In, dst4), datapath.VerdictDrop)
+		requireVerdict(t, p, Packet(src4Out, dst4), datapath.VerdictPass)
+		requireVerdict(t, p, Packet(src6In, dst6), datapath.VerdictDrop)
+		for _, want := range []netip.Addr{src4In, src6In} {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			e, err := s.Next(ctx)
+			cancel()
+			require.NoError(t, err)
+			require.Equal(t, want, e.Source)
+			require.Equal(t, 1, e.Ifindex, "a tested packet arrives on the loopback device")
+			require.WithinDuration(t, time.Now(), e.Time, 5*time.Second)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		_, err = s.Next(ctx)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded, "no event for a packet passed")
+
+		// A full buffer loses events, and counts them.
+		const drops = 200
+		for range drops {
+			requireVerdict(t, p, Packet(src4In, dst4), datapath.VerdictDrop)
+		}
+		kept := 0
+		for {
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			_, err := s.Next(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			kept++
+		}
+		c, err := p.Counters()
+		require.NoError(t, err)
+		require.Equal(t, 4096/datapath.EventRecordSize, kept, "events the buffer holds")
+		require.Equal(t, uint64(drops-kept), c.EventsLost)
+
+		require.NoError(t, s.Close())
+		_, err = s.Next(t.Context())
+		require.ErrorIs(t, err, datapath.ErrStreamClosed)
+		requireVerdict(t, p, Packet(src4In, dst4), datapath.VerdictDrop)
+		c2, err := p.Counters()
+		require.NoError(t, err)
+		require.Equal(t, c.EventsLost, c2.EventsLost, "no stream, no event lost")
 	})
 
 	t.Run("many batches", func(t *testing.T) {

@@ -25,18 +25,30 @@ type prefilterLpmV6Key struct {
 	Addr      [16]uint8
 }
 
+type prefilterPrefilterEvent struct {
+	_       structs.HostLayout
+	KtimeNs uint64
+	Ifindex uint32
+	Family  uint16
+	Pad     uint16
+	Saddr   [16]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	prefilterMapDenyV40        = "deny_v4_0"
-	prefilterMapDenyV41        = "deny_v4_1"
-	prefilterMapDenyV60        = "deny_v6_0"
-	prefilterMapDenyV61        = "deny_v6_1"
-	prefilterMapPrefilterStats = "prefilter_stats"
-	prefilterProgXdpPrefilter  = "xdp_prefilter"
-	prefilterVarActiveTrie     = "active_trie"
-	prefilterVarRevision       = "revision"
+	prefilterMapDenyV40              = "deny_v4_0"
+	prefilterMapDenyV41              = "deny_v4_1"
+	prefilterMapDenyV60              = "deny_v6_0"
+	prefilterMapDenyV61              = "deny_v6_1"
+	prefilterMapPrefilterEvents      = "prefilter_events"
+	prefilterMapPrefilterStats       = "prefilter_stats"
+	prefilterProgXdpPrefilter        = "xdp_prefilter"
+	prefilterVarActiveTrie           = "active_trie"
+	prefilterVarEventsOn             = "events_on"
+	prefilterVarRevision             = "revision"
+	prefilterVarUnusedPrefilterEvent = "unused_prefilter_event"
 )
 
 // loadPrefilter returns the embedded CollectionSpec for prefilter.
@@ -88,19 +100,22 @@ type prefilterProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type prefilterMapSpecs struct {
-	DenyV40        *ebpf.MapSpec `ebpf:"deny_v4_0"`
-	DenyV41        *ebpf.MapSpec `ebpf:"deny_v4_1"`
-	DenyV60        *ebpf.MapSpec `ebpf:"deny_v6_0"`
-	DenyV61        *ebpf.MapSpec `ebpf:"deny_v6_1"`
-	PrefilterStats *ebpf.MapSpec `ebpf:"prefilter_stats"`
+	DenyV40         *ebpf.MapSpec `ebpf:"deny_v4_0"`
+	DenyV41         *ebpf.MapSpec `ebpf:"deny_v4_1"`
+	DenyV60         *ebpf.MapSpec `ebpf:"deny_v6_0"`
+	DenyV61         *ebpf.MapSpec `ebpf:"deny_v6_1"`
+	PrefilterEvents *ebpf.MapSpec `ebpf:"prefilter_events"`
+	PrefilterStats  *ebpf.MapSpec `ebpf:"prefilter_stats"`
 }
 
 // prefilterVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type prefilterVariableSpecs struct {
-	ActiveTrie *ebpf.VariableSpec `ebpf:"active_trie"`
-	Revision   *ebpf.VariableSpec `ebpf:"revision"`
+	ActiveTrie           *ebpf.VariableSpec `ebpf:"active_trie"`
+	EventsOn             *ebpf.VariableSpec `ebpf:"events_on"`
+	Revision             *ebpf.VariableSpec `ebpf:"revision"`
+	UnusedPrefilterEvent *ebpf.VariableSpec `ebpf:"unused_prefilter_event"`
 }
 
 // prefilterObjects contains all objects after they have been loaded into the kernel.
@@ -123,11 +138,12 @@ func (o *prefilterObjects) Close() error {
 //
 // It can be passed to loadPrefilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type prefilterMaps struct {
-	DenyV40        *ebpf.Map `ebpf:"deny_v4_0"`
-	DenyV41        *ebpf.Map `ebpf:"deny_v4_1"`
-	DenyV60        *ebpf.Map `ebpf:"deny_v6_0"`
-	DenyV61        *ebpf.Map `ebpf:"deny_v6_1"`
-	PrefilterStats *ebpf.Map `ebpf:"prefilter_stats"`
+	DenyV40         *ebpf.Map `ebpf:"deny_v4_0"`
+	DenyV41         *ebpf.Map `ebpf:"deny_v4_1"`
+	DenyV60         *ebpf.Map `ebpf:"deny_v6_0"`
+	DenyV61         *ebpf.Map `ebpf:"deny_v6_1"`
+	PrefilterEvents *ebpf.Map `ebpf:"prefilter_events"`
+	PrefilterStats  *ebpf.Map `ebpf:"prefilter_stats"`
 }
 
 func (m *prefilterMaps) Close() error {
@@ -136,6 +152,7 @@ func (m *prefilterMaps) Close() error {
 		m.DenyV41,
 		m.DenyV60,
 		m.DenyV61,
+		m.PrefilterEvents,
 		m.PrefilterStats,
 	)
 }
@@ -144,8 +161,10 @@ func (m *prefilterMaps) Close() error {
 //
 // It can be passed to loadPrefilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type prefilterVariables struct {
-	ActiveTrie *ebpf.Variable `ebpf:"active_trie"`
-	Revision   *ebpf.Variable `ebpf:"revision"`
+	ActiveTrie           *ebpf.Variable `ebpf:"active_trie"`
+	EventsOn             *ebpf.Variable `ebpf:"events_on"`
+	Revision             *ebpf.Variable `ebpf:"revision"`
+	UnusedPrefilterEvent *ebpf.Variable `ebpf:"unused_prefilter_event"`
 }
 
 // prefilterPrograms contains all programs after they have been loaded into the kernel.

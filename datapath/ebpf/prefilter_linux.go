@@ -1,15 +1,19 @@
 package ebpf
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -36,11 +40,15 @@ type Prefilter struct {
 	links   map[int]link.Link
 	closed  bool
 	pinPath string
+	// streams counts open event streams; the program reports drops
+	// while there is one.
+	streams int
 }
 
 var (
-	_ datapath.Prefilter    = (*Prefilter)(nil)
-	_ datapath.PacketTester = (*Prefilter)(nil)
+	_ datapath.Prefilter       = (*Prefilter)(nil)
+	_ datapath.PacketTester    = (*Prefilter)(nil)
+	_ datapath.PrefilterEvents = (*Prefilter)(nil)
 )
 
 // NewPrefilter loads the prefilter's program and maps, with an empty deny
@@ -54,6 +62,7 @@ func NewPrefilter(opts datapath.PrefilterOptions) (*Prefilter, error) {
 	for _, name := range []string{"deny_v4_0", "deny_v4_1", "deny_v6_0", "deny_v6_1"} {
 		spec.Maps[name].MaxEntries = uint32(max)
 	}
+	spec.Maps["prefilter_events"].MaxEntries = uint32(opts.Events())
 	p := &Prefilter{max: max, pinPath: opts.PinPath, list: datapath.NewPrefixSet(), links: map[int]link.Link{}}
 	p.held = [2]*datapath.PrefixSet{datapath.NewPrefixSet(), datapath.NewPrefixSet()}
 	var copts ebpf.CollectionOptions
@@ -242,7 +251,7 @@ func (p *Prefilter) Counters() (datapath.PrefilterCounters, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var c datapath.PrefilterCounters
-	for key, dst := range []*uint64{&c.Passed, &c.DroppedIPv4, &c.DroppedIPv6, &c.Malformed} {
+	for key, dst := range []*uint64{&c.Passed, &c.DroppedIPv4, &c.DroppedIPv6, &c.Malformed, &c.EventsLost} {
 		var perCPU []uint64
 		if err := p.objs.PrefilterStats.Lookup(uint32(key), &perCPU); err != nil {
 			return c, fmt.Errorf("datapath/ebpf: prefilter counters: %w", err)
@@ -369,6 +378,88 @@ func (p *Prefilter) detach(l link.Link) error {
 	return errors.Join(append(errs, l.Close())...)
 }
 
+// Events implements datapath.PrefilterEvents with the program's ring
+// buffer (PrefilterOptions.EventBuffer bytes).
+func (p *Prefilter) Events() (datapath.PrefilterEventStream, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed
+	}
+	r, err := ringbuf.NewReader(p.objs.PrefilterEvents)
+	if err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
+	}
+	var mono unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
+	}
+	p.streams++
+	if p.streams == 1 {
+		if err := p.objs.EventsOn.Set(uint32(1)); err != nil {
+			p.streams--
+			_ = r.Close()
+			return nil, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
+		}
+	}
+	// The program stamps events with the monotonic clock.
+	boot := time.Now().Add(-time.Duration(mono.Nano()))
+	return &eventStream{p: p, r: r, boot: boot}, nil
+}
+
+type eventStream struct {
+	p    *Prefilter
+	r    *ringbuf.Reader
+	boot time.Time
+	once sync.Once
+}
+
+func (s *eventStream) Next(ctx context.Context) (datapath.PrefilterEvent, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return datapath.PrefilterEvent{}, err
+		}
+		// Wake up now and then to see ctx.
+		s.r.SetDeadline(time.Now().Add(50 * time.Millisecond))
+		rec, err := s.r.Read()
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			continue
+		case errors.Is(err, os.ErrClosed):
+			return datapath.PrefilterEvent{}, datapath.ErrStreamClosed
+		case err != nil:
+			return datapath.PrefilterEvent{}, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
+		}
+		var e prefilterPrefilterEvent
+		if len(rec.RawSample) < int(unsafe.Sizeof(e)) {
+			return datapath.PrefilterEvent{}, fmt.Errorf("datapath/ebpf: prefilter events: a record of %d bytes", len(rec.RawSample))
+		}
+		e = *(*prefilterPrefilterEvent)(unsafe.Pointer(&rec.RawSample[0]))
+		out := datapath.PrefilterEvent{Time: s.boot.Add(time.Duration(e.KtimeNs)), Ifindex: int(e.Ifindex)}
+		if e.Family == 4 {
+			out.Source = netip.AddrFrom4([4]byte(e.Saddr[:4]))
+		} else {
+			out.Source = netip.AddrFrom16(e.Saddr)
+		}
+		return out, nil
+	}
+}
+
+func (s *eventStream) Close() error {
+	var err error
+	s.once.Do(func() {
+		err = s.r.Close()
+		s.p.mu.Lock()
+		defer s.p.mu.Unlock()
+		s.p.streams--
+		if s.p.streams == 0 && !s.p.closed {
+			err = errors.Join(err, s.p.objs.EventsOn.Set(uint32(0)))
+		}
+	})
+	return err
+}
+
 // Program is the prefilter's XDP program, for benchmarks.
 func (p *Prefilter) Program() *ebpf.Program { return p.objs.XdpPrefilter }
 
@@ -407,7 +498,7 @@ func (p *Prefilter) close(unpin bool) error {
 		}
 	}
 	if unpin && p.pinPath != "" {
-		for _, m := range []*ebpf.Map{p.objs.DenyV40, p.objs.DenyV41, p.objs.DenyV60, p.objs.DenyV61, p.objs.PrefilterStats} {
+		for _, m := range []*ebpf.Map{p.objs.DenyV40, p.objs.DenyV41, p.objs.DenyV60, p.objs.DenyV61, p.objs.PrefilterStats, p.objs.PrefilterEvents} {
 			errs = append(errs, m.Unpin())
 		}
 		errs = append(errs, unpinData(p.pinPath))

@@ -42,3 +42,8 @@ func (*Prefilter) Attach(int, datapath.XDPMode) (datapath.XDPMode, error) {
 
 // Detach returns datapath.ErrNotSupported off Linux.
 func (*Prefilter) Detach(int) error { return datapath.ErrNotSupported }
+
+// Events returns datapath.ErrNotSupported off Linux.
+func (*Prefilter) Events() (datapath.PrefilterEventStream, error) {
+	return nil, datapath.ErrNotSupported
+}

@@ -1,9 +1,11 @@
 package fake
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/eniway/eniway/datapath"
 )
@@ -17,16 +19,22 @@ type Prefilter struct {
 	set      *datapath.PrefixSet
 	rev      uint64
 	counters datapath.PrefilterCounters
+	streams  map[*eventStream]bool
+	// events is how many drop events a stream holds unread before it
+	// loses them, as the kernel's ring buffer of the same size.
+	events int
 }
 
 var (
-	_ datapath.Prefilter    = (*Prefilter)(nil)
-	_ datapath.PacketTester = (*Prefilter)(nil)
+	_ datapath.Prefilter       = (*Prefilter)(nil)
+	_ datapath.PacketTester    = (*Prefilter)(nil)
+	_ datapath.PrefilterEvents = (*Prefilter)(nil)
 )
 
 // NewPrefilter returns an empty prefilter at revision 0.
 func NewPrefilter(opts datapath.PrefilterOptions) *Prefilter {
-	return &Prefilter{max: opts.Max(), set: datapath.NewPrefixSet()}
+	return &Prefilter{max: opts.Max(), set: datapath.NewPrefixSet(), streams: map[*eventStream]bool{},
+		events: opts.Events() / datapath.EventRecordSize}
 }
 
 // Update implements datapath.Prefilter.
@@ -94,10 +102,63 @@ func (p *Prefilter) TestPacket(frame []byte) (datapath.Verdict, error) {
 		} else {
 			p.counters.DroppedIPv6++
 		}
+		p.report(datapath.PrefilterEvent{Time: time.Now(), Ifindex: TestIfindex, Source: src})
 		return datapath.VerdictDrop, nil
 	}
 	p.counters.Passed++
 	return datapath.VerdictPass, nil
+}
+
+// TestIfindex is the interface TestPacket's packets arrive on, as for
+// BPF_PROG_TEST_RUN: the loopback device.
+const TestIfindex = 1
+
+// report hands e to every open stream; p.mu is held.
+func (p *Prefilter) report(e datapath.PrefilterEvent) {
+	for s := range p.streams {
+		select {
+		case s.ch <- e:
+		default:
+			p.counters.EventsLost++
+		}
+	}
+}
+
+// Events implements datapath.PrefilterEvents.
+func (p *Prefilter) Events() (datapath.PrefilterEventStream, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := &eventStream{p: p, ch: make(chan datapath.PrefilterEvent, p.events), done: make(chan struct{})}
+	p.streams[s] = true
+	return s, nil
+}
+
+type eventStream struct {
+	p    *Prefilter
+	ch   chan datapath.PrefilterEvent
+	once sync.Once
+	done chan struct{}
+}
+
+func (s *eventStream) Next(ctx context.Context) (datapath.PrefilterEvent, error) {
+	select {
+	case e := <-s.ch:
+		return e, nil
+	case <-s.done:
+		return datapath.PrefilterEvent{}, datapath.ErrStreamClosed
+	case <-ctx.Done():
+		return datapath.PrefilterEvent{}, ctx.Err()
+	}
+}
+
+func (s *eventStream) Close() error {
+	s.once.Do(func() {
+		s.p.mu.Lock()
+		delete(s.p.streams, s)
+		s.p.mu.Unlock()
+		close(s.done)
+	})
+	return nil
 }
 
 // denied is the longest-prefix match: whether any CIDR of the set holds

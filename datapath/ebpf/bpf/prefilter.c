@@ -46,6 +46,27 @@ DENY_MAP(deny_v6_1, struct lpm_v6_key);
 // load (no map lookup) and user space writes through a memory mapping.
 volatile __u32 active_trie;
 volatile __u64 revision;
+// events_on is set while user space reads drop events: otherwise a drop
+// costs no event.
+volatile __u32 events_on;
+
+// A drop event. The ring buffer's size is set from the options at load
+// time; when it is full, events are lost and counted.
+struct prefilter_event {
+	__u64 ktime_ns;
+	__u32 ifindex;
+	__u16 family; // 4 or 6
+	__u16 pad;
+	__u8 saddr[16]; // IPv4 in the first 4 bytes
+};
+
+// Keeps the event's type in the BTF, for bpf2go to generate its Go twin.
+const struct prefilter_event *unused_prefilter_event __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} prefilter_events SEC(".maps");
 
 // Counters, per CPU.
 enum {
@@ -53,7 +74,8 @@ enum {
 	PREFILTER_DROP_V4 = 1,  // dropped: IPv4 source denied
 	PREFILTER_DROP_V6 = 2,  // dropped: IPv6 source denied
 	PREFILTER_MALFORMED = 3, // passed: an IP header cut short
-	PREFILTER_COUNTERS = 4,
+	PREFILTER_EVENTS_LOST = 4, // drop events the full ring buffer lost
+	PREFILTER_COUNTERS = 5,
 };
 
 struct {
@@ -69,6 +91,29 @@ static __always_inline int count(__u32 counter, int verdict)
 	if (n)
 		*n += 1;
 	return verdict;
+}
+
+// drop_event reports a drop when a reader listens.
+static __always_inline int drop_event(struct xdp_md *ctx, __u16 family, const void *saddr, __u32 len, __u32 counter)
+{
+	if (events_on) {
+		struct prefilter_event *e = bpf_ringbuf_reserve(&prefilter_events, sizeof(*e), 0);
+		if (!e) {
+			count(PREFILTER_EVENTS_LOST, 0);
+		} else {
+			e->ktime_ns = bpf_ktime_get_ns();
+			e->ifindex = ctx->ingress_ifindex;
+			e->family = family;
+			e->pad = 0;
+			__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+			if (len == 4)
+				__builtin_memcpy(e->saddr, saddr, 4);
+			else
+				__builtin_memcpy(e->saddr, saddr, 16);
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	return count(counter, XDP_DROP);
 }
 
 SEC("xdp")
@@ -90,7 +135,7 @@ int xdp_prefilter(struct xdp_md *ctx)
 		__builtin_memcpy(key.addr, &ip->saddr, 4);
 		void *hit = active ? bpf_map_lookup_elem(&deny_v4_1, &key) : bpf_map_lookup_elem(&deny_v4_0, &key);
 		if (hit)
-			return count(PREFILTER_DROP_V4, XDP_DROP);
+			return drop_event(ctx, 4, key.addr, 4, PREFILTER_DROP_V4);
 		return count(PREFILTER_PASS, XDP_PASS);
 	}
 	if (p.proto == bpf_htons(ETH_P_IPV6)) {
@@ -101,7 +146,7 @@ int xdp_prefilter(struct xdp_md *ctx)
 		__builtin_memcpy(key.addr, &ip6->saddr, 16);
 		void *hit = active ? bpf_map_lookup_elem(&deny_v6_1, &key) : bpf_map_lookup_elem(&deny_v6_0, &key);
 		if (hit)
-			return count(PREFILTER_DROP_V6, XDP_DROP);
+			return drop_event(ctx, 6, key.addr, 16, PREFILTER_DROP_V6);
 		return count(PREFILTER_PASS, XDP_PASS);
 	}
 	return count(PREFILTER_PASS, XDP_PASS);
