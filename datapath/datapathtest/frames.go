@@ -89,3 +89,85 @@ func Packet(src, dst netip.Addr) []byte {
 	}
 	return Ethernet(EtherTypeIPv6, IPv6(src, dst, ProtoUDP, udp))
 }
+
+// TCP is a 20-byte TCP header (flags SYN) and payload.
+func TCP(sport, dport uint16, payload []byte) []byte {
+	b := make([]byte, 20, 20+len(payload))
+	binary.BigEndian.PutUint16(b[0:2], sport)
+	binary.BigEndian.PutUint16(b[2:4], dport)
+	b[12] = 5 << 4
+	b[13] = 0x02
+	binary.BigEndian.PutUint16(b[14:16], 65535)
+	return append(b, payload...)
+}
+
+// Flow4 is an Ethernet frame with an IPv4 TCP or UDP packet from src to
+// dst, its checksums filled in.
+func Flow4(proto uint8, src, dst netip.AddrPort) []byte {
+	var l4 []byte
+	if proto == ProtoTCP {
+		l4 = TCP(src.Port(), dst.Port(), []byte("eniway"))
+	} else {
+		l4 = UDP(src.Port(), dst.Port(), []byte("eniway"))
+	}
+	return FillChecksums(Ethernet(EtherTypeIPv4, IPv4(src.Addr(), dst.Addr(), proto, l4)))
+}
+
+// FillChecksums computes the IPv4 header checksum and the TCP or UDP
+// checksum of an untagged IPv4 frame, in place, and returns it.
+func FillChecksums(frame []byte) []byte {
+	ip := frame[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	ip[10], ip[11] = 0, 0
+	binary.BigEndian.PutUint16(ip[10:12], ^onesSum(0, ip[:ihl]))
+	l4 := ip[ihl:]
+	off := map[uint8]int{ProtoTCP: 16, ProtoUDP: 6}[ip[9]]
+	if off == 0 || len(l4) < off+2 {
+		return frame
+	}
+	l4[off], l4[off+1] = 0, 0
+	c := ^onesSum(pseudo(ip, len(l4)), l4)
+	if c == 0 && ip[9] == ProtoUDP {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(l4[off:off+2], c)
+	return frame
+}
+
+// ChecksumsValid says whether the IPv4 header checksum and the TCP or UDP
+// checksum (unless a zero UDP checksum) of an untagged IPv4 frame hold.
+func ChecksumsValid(frame []byte) bool {
+	ip := frame[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	if onesSum(0, ip[:ihl]) != 0xffff {
+		return false
+	}
+	l4 := ip[ihl:]
+	if ip[9] == ProtoUDP && binary.BigEndian.Uint16(l4[6:8]) == 0 {
+		return true
+	}
+	return onesSum(pseudo(ip, len(l4)), l4) == 0xffff
+}
+
+func pseudo(ip []byte, l4len int) uint32 {
+	var s uint32
+	for i := 12; i < 20; i += 2 {
+		s += uint32(binary.BigEndian.Uint16(ip[i : i+2]))
+	}
+	return s + uint32(ip[9]) + uint32(l4len)
+}
+
+// onesSum is the folded ones' complement sum of b, starting from s.
+func onesSum(s uint32, b []byte) uint16 {
+	for len(b) >= 2 {
+		s += uint32(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}

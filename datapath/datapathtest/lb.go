@@ -1,0 +1,193 @@
+package datapathtest
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/eniway/eniway/datapath"
+	"github.com/eniway/eniway/maglev"
+)
+
+// LBBackend is a load balancer whose packets can be run.
+type LBBackend interface {
+	datapath.LoadBalancer
+	datapath.PacketRunner
+}
+
+// NewLB makes a fresh load balancer of the backend under test; the suite
+// closes it.
+type NewLB func(t *testing.T, opts datapath.LBOptions) LBBackend
+
+var (
+	vip     = netip.MustParseAddrPort("10.96.0.10:80")
+	vipUDP  = netip.MustParseAddrPort("10.96.0.10:53")
+	backs   = []netip.AddrPort{netip.MustParseAddrPort("10.0.1.1:8080"), netip.MustParseAddrPort("10.0.1.2:8080"), netip.MustParseAddrPort("10.0.1.3:9090")}
+	tcpFE   = datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}
+	udpFE   = datapath.Frontend{Addr: vipUDP, Protocol: maglev.ProtocolUDP}
+	testCfg = maglev.Config{TableSize: 251}
+)
+
+func service(f datapath.Frontend, weights ...uint16) datapath.Service {
+	s := datapath.Service{Frontend: f}
+	for i, w := range weights {
+		s.Backends = append(s.Backends, datapath.LBBackend{Addr: backs[i], Weight: w})
+	}
+	return s
+}
+
+// ExpectedBackend is the backend the Maglev table of s (built by package
+// maglev with cfg) gives the flow from src to s's frontend.
+func ExpectedBackend(t *testing.T, cfg maglev.Config, s datapath.Service, src netip.AddrPort) netip.AddrPort {
+	t.Helper()
+	b, err := maglev.NewBuilder(cfg)
+	require.NoError(t, err)
+	var live []maglev.Backend
+	for i, mb := range datapath.MaglevBackends(s, func(netip.AddrPort) uint32 { return 0 }) {
+		mb.ID = uint32(i)
+		if mb.Weight > 0 {
+			live = append(live, mb)
+		}
+	}
+	table, err := b.Table(live)
+	require.NoError(t, err)
+	id, ok := maglev.Lookup(table, b.Seed(), maglev.Flow{Src: src.Addr(), SrcPort: src.Port(), DstPort: s.Frontend.Addr.Port(), Proto: uint8(s.Frontend.Protocol)})
+	require.True(t, ok)
+	return s.Backends[id].Addr
+}
+
+// RunLB runs the load balancer conformance suite against a backend.
+func RunLB(t *testing.T, newLB NewLB) {
+	open := func(t *testing.T, opts datapath.LBOptions) LBBackend {
+		l := newLB(t, opts)
+		t.Cleanup(func() { require.NoError(t, l.Close()) })
+		return l
+	}
+	opts := datapath.LBOptions{MaxServices: 8, MaxBackends: 16, Maglev: testCfg}
+
+	t.Run("DNAT to the Maglev backend", func(t *testing.T) {
+		l := open(t, opts)
+		svcs := []datapath.Service{service(tcpFE, 1, 1, 1), service(udpFE, 1, 2, 1)}
+		require.NoError(t, l.Upsert(svcs...))
+		require.Equal(t, []datapath.Service{svcs[1], svcs[0]}, l.Services(), "sorted by frontend")
+		seen := map[netip.AddrPort]int{}
+		for i := range 300 {
+			s := svcs[i%2]
+			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 168, byte(i / 200), byte(i)}), uint16(30000+i))
+			frame := Flow4(uint8(s.Frontend.Protocol), src, s.Frontend.Addr)
+			verdict, out, err := l.RunPacket(frame)
+			require.NoError(t, err)
+			require.Equal(t, datapath.VerdictPass, verdict)
+			want := ExpectedBackend(t, testCfg, s, src)
+			require.Equal(t, want, frameDst(out), "flow %s -> %s", src, s.Frontend)
+			require.True(t, ChecksumsValid(out), "checksums after DNAT")
+			require.Equal(t, frame[:24], out[:24], "only the destination changes (and checksums)")
+			require.Equal(t, frame[26:30], out[26:30], "the source stays")
+			seen[want]++
+		}
+		require.Len(t, seen, 3, "every backend gets flows")
+		c, err := l.Counters()
+		require.NoError(t, err)
+		require.Equal(t, uint64(300), c.Forwarded)
+	})
+
+	t.Run("untouched", func(t *testing.T) {
+		l := open(t, opts)
+		require.NoError(t, l.Upsert(service(tcpFE, 1, 1)))
+		src := netip.MustParseAddrPort("192.168.0.1:40000")
+		frag := Flow4(ProtoTCP, src, vip)
+		binary.BigEndian.PutUint16(frag[14+6:14+8], 0x2000) // more fragments
+		for name, frame := range map[string][]byte{
+			"another port":     Flow4(ProtoTCP, src, netip.AddrPortFrom(vip.Addr(), 81)),
+			"another protocol": Flow4(ProtoUDP, src, vip),
+			"a fragment":       frag,
+			"TCP cut short":    Flow4(ProtoTCP, src, vip)[:14+20+19],
+			"IPv6":             Packet(netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")),
+			"ARP":              Ethernet(EtherTypeARP, make([]byte, 28)),
+		} {
+			verdict, out, err := l.RunPacket(frame)
+			require.NoError(t, err, name)
+			require.Equal(t, datapath.VerdictPass, verdict, name)
+			require.Equal(t, frame, out, name)
+		}
+		c, err := l.Counters()
+		require.NoError(t, err)
+		require.Equal(t, datapath.LBCounters{Passed: 5, Fragments: 1}, c)
+	})
+
+	t.Run("no backend drops", func(t *testing.T) {
+		l := open(t, opts)
+		require.NoError(t, l.Upsert(service(tcpFE, 0, 0)))
+		verdict, _, err := l.RunPacket(Flow4(ProtoTCP, netip.MustParseAddrPort("192.168.0.1:40000"), vip))
+		require.NoError(t, err)
+		require.Equal(t, datapath.VerdictDrop, verdict)
+		c, err := l.Counters()
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), c.NoBackend)
+	})
+
+	t.Run("changes and deletes", func(t *testing.T) {
+		l := open(t, opts)
+		require.NoError(t, l.Upsert(service(tcpFE, 1, 1, 1)))
+		for step := range 40 { // more changes than spare table regions
+			w := []uint16{uint16(step%3 + 1), 1, uint16(step % 2)}
+			s := service(tcpFE, w...)
+			require.NoError(t, l.Upsert(s))
+			src := netip.AddrPortFrom(netip.MustParseAddr("192.168.7.7"), uint16(1000+step))
+			_, out, err := l.RunPacket(Flow4(ProtoTCP, src, vip))
+			require.NoError(t, err)
+			require.Equal(t, ExpectedBackend(t, testCfg, s, src), frameDst(out), "step %d", step)
+		}
+		require.NoError(t, l.Delete(tcpFE))
+		require.Empty(t, l.Services())
+		frame := Flow4(ProtoTCP, netip.MustParseAddrPort("192.168.0.1:40000"), vip)
+		_, out, err := l.RunPacket(frame)
+		require.NoError(t, err)
+		require.Equal(t, frame, out, "deleted: untouched")
+	})
+
+	t.Run("refused batches apply nothing", func(t *testing.T) {
+		l := open(t, datapath.LBOptions{MaxServices: 2, MaxBackends: 3, Maglev: testCfg})
+		require.NoError(t, l.Upsert(service(tcpFE, 1, 1)))
+		v6 := datapath.Frontend{Addr: netip.MustParseAddrPort("[2001:db8::1]:80"), Protocol: maglev.ProtocolTCP}
+		dup := service(udpFE, 1)
+		dup.Backends = append(dup.Backends, dup.Backends[0])
+		for _, c := range []struct {
+			name  string
+			do    func() error
+			field string
+			err   error
+		}{
+			{"IPv6 frontend", func() error { return l.Upsert(service(udpFE, 1), datapath.Service{Frontend: v6}) }, "services[1].Frontend", datapath.ErrInvalidService},
+			{"duplicate backend", func() error { return l.Upsert(dup) }, "services[0].Backends[1]", datapath.ErrInvalidService},
+			{"port 0", func() error {
+				return l.Upsert(datapath.Service{Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(vip.Addr(), 0), Protocol: maglev.ProtocolTCP}})
+			}, "services[0].Frontend", datapath.ErrInvalidService},
+			{"too many services", func() error {
+				return l.Upsert(service(udpFE, 1), service(datapath.Frontend{Addr: netip.MustParseAddrPort("10.96.0.11:80"), Protocol: maglev.ProtocolTCP}, 1))
+			}, "services", datapath.ErrLBFull},
+			{"unknown frontend", func() error { return l.Delete(tcpFE, udpFE) }, "frontends[1]", datapath.ErrNoService},
+		} {
+			err := c.do()
+			require.ErrorIs(t, err, c.err, c.name)
+			var le *datapath.LBError
+			require.True(t, errors.As(err, &le), "%s: a *datapath.LBError: %v", c.name, err)
+			require.Equal(t, c.field, le.Field, "%s: %v", c.name, err)
+			require.Equal(t, []datapath.Service{service(tcpFE, 1, 1)}, l.Services(), c.name)
+		}
+		src := netip.MustParseAddrPort("192.168.0.1:40000")
+		_, out, err := l.RunPacket(Flow4(ProtoTCP, src, vip))
+		require.NoError(t, err)
+		require.Equal(t, ExpectedBackend(t, testCfg, service(tcpFE, 1, 1), src), frameDst(out))
+	})
+}
+
+// frameDst is the destination of an untagged IPv4 TCP or UDP frame.
+func frameDst(frame []byte) netip.AddrPort {
+	ip := frame[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(ip[ihl+2:ihl+4]))
+}

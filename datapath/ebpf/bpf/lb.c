@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// The XDP L4 load balancer, first slice: IPv4 TCP and UDP to a service
+// frontend (VIP, port, protocol) are sent to a backend picked from the
+// service's Maglev table by Cilium's flow hash, with the destination
+// address and port rewritten (DNAT) and the checksums updated, and passed
+// on to the stack, which routes them. Fragments and everything else pass
+// untouched.
+//
+// Maglev tables live in one array of table_size-slot regions. A service
+// names its region; user space writes a changed service's table into a
+// free region and then points the service at it (one hash-map update), so
+// a packet reads a whole old table or a whole new one. Regions are reused
+// only after an RCU grace period, one for a whole batch of changes.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "common.h"
+
+// Set at load time.
+volatile const __u32 table_size = 16381;
+volatile const __u32 flow_seed4 = 0;
+
+struct lb4_key {
+	__be32 vip;
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct lb_service {
+	__u32 region; // of lb_maglev
+	__u32 backends; // 0: no backend, the packet is dropped
+};
+
+struct lb4_backend {
+	__be32 addr;
+	__be16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb4_key);
+	__type(value, struct lb_service);
+	__uint(max_entries, 1);
+} lb4_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lb4_backend);
+	__uint(max_entries, 1);
+} lb4_backends SEC(".maps");
+
+// Two slots an element: array elements take a multiple of 8 bytes, so a
+// lone 4-byte slot would take 8. Memory-mapped, the map is one packed
+// array of 4-byte slots, which user space writes directly.
+struct maglev_pair {
+	__u32 id[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct maglev_pair);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} lb_maglev SEC(".maps");
+
+enum {
+	LB_PASS = 0,      // not for a service (or not parsed): passed untouched
+	LB_FORWARD = 1,   // sent to a backend
+	LB_NO_BACKEND = 2, // for a service without backends: dropped
+	LB_FRAGMENT = 3,  // an IPv4 fragment: passed untouched
+	LB_COUNTERS = 4,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, LB_COUNTERS);
+} lb_stats SEC(".maps");
+
+static __always_inline int lb_count(__u32 counter, int verdict)
+{
+	__u64 *n = bpf_map_lookup_elem(&lb_stats, &counter);
+	if (n)
+		*n += 1;
+	return verdict;
+}
+
+// The kernel's jhash, as Cilium's __hash_from_tuple_v4 uses it.
+#define rol32(w, s) (((w) << (s)) | ((w) >> (32 - (s))))
+#define JHASH_INITVAL 0xdeadbeef
+
+static __always_inline __u32 jhash_3words(__u32 a, __u32 b, __u32 c, __u32 initval)
+{
+	a += JHASH_INITVAL + (3 << 2) + initval;
+	b += JHASH_INITVAL + (3 << 2) + initval;
+	c += JHASH_INITVAL + (3 << 2) + initval;
+	c ^= b; c -= rol32(b, 14);
+	a ^= c; a -= rol32(c, 11);
+	b ^= a; b -= rol32(a, 25);
+	c ^= b; c -= rol32(b, 16);
+	a ^= c; a -= rol32(c, 4);
+	b ^= a; b -= rol32(a, 14);
+	c ^= b; c -= rol32(b, 24);
+	return c;
+}
+
+// csum_replace updates a 16-bit ones' complement checksum for a 32-bit
+// field changing from `from` to `to` (RFC 1624, equation 3).
+static __always_inline __u16 csum_replace(__u16 check, __u32 from, __u32 to)
+{
+	__u32 sum = (__u16)~check;
+	sum += (__u16)~(from & 0xffff) + (__u16)~(from >> 16);
+	sum += (to & 0xffff) + (to >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+SEC("xdp")
+int xdp_lb(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct packet p;
+	if (parse_l2(data, end, &p) < 0 || p.proto != bpf_htons(ETH_P_IP))
+		return lb_count(LB_PASS, XDP_PASS);
+	struct iphdr *ip = p.l3;
+	if ((void *)(ip + 1) > end || ip->ihl < 5)
+		return lb_count(LB_PASS, XDP_PASS);
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return lb_count(LB_PASS, XDP_PASS);
+	if (ip->frag_off & bpf_htons(0x3fff)) // MF or an offset
+		return lb_count(LB_FRAGMENT, XDP_PASS);
+	__u32 ihl = ip->ihl * 4;
+	// The ports lie at the same place in TCP and UDP headers; the whole
+	// header must be there before anything is rewritten.
+	__be16 *ports = (void *)ip + ihl;
+	__u32 l4len = ip->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr);
+	if ((void *)ports + l4len > end)
+		return lb_count(LB_PASS, XDP_PASS);
+
+	struct lb4_key key = {.vip = ip->daddr, .port = ports[1], .proto = ip->protocol};
+	struct lb_service *svc = bpf_map_lookup_elem(&lb4_services, &key);
+	if (!svc)
+		return lb_count(LB_PASS, XDP_PASS);
+	if (svc->backends == 0)
+		return lb_count(LB_NO_BACKEND, XDP_DROP);
+
+	// Cilium's flow hash: jhash_3words(saddr, both ports as one word, protocol).
+	__u32 hash = jhash_3words(ip->saddr, *(__u32 *)ports, ip->protocol, flow_seed4);
+	__u32 slot = svc->region * table_size + hash % table_size;
+	__u32 pair = slot >> 1;
+	struct maglev_pair *pr = bpf_map_lookup_elem(&lb_maglev, &pair);
+	if (!pr)
+		return lb_count(LB_PASS, XDP_PASS);
+	__u32 id = pr->id[slot & 1];
+	struct lb4_backend *be = bpf_map_lookup_elem(&lb4_backends, &id);
+	if (!be || be->addr == 0)
+		return lb_count(LB_NO_BACKEND, XDP_DROP);
+
+	__be32 old_addr = ip->daddr;
+	__be16 old_port = ports[1];
+	ip->daddr = be->addr;
+	ip->check = csum_replace(ip->check, old_addr, be->addr);
+	ports[1] = be->port;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)ports;
+		if ((void *)(tcp + 1) > end)
+			return lb_count(LB_PASS, XDP_PASS); // cannot happen: ports fit
+		__u16 c = csum_replace(tcp->check, old_addr, be->addr);
+		tcp->check = csum_replace(c, old_port, be->port);
+	} else {
+		struct udphdr *udp = (void *)ports;
+		if ((void *)(udp + 1) > end)
+			return lb_count(LB_PASS, XDP_PASS);
+		if (udp->check) {
+			__u16 c = csum_replace(udp->check, old_addr, be->addr);
+			c = csum_replace(c, old_port, be->port);
+			udp->check = c ? c : 0xffff;
+		}
+	}
+	return lb_count(LB_FORWARD, XDP_PASS);
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";

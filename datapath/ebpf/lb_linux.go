@@ -1,0 +1,249 @@
+package ebpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/eniway/eniway/datapath"
+)
+
+// LoadBalancer is the XDP load balancer (see the package documentation).
+type LoadBalancer struct {
+	mu     sync.Mutex
+	objs   lbObjects
+	st     *datapath.LBState
+	m      int
+	tables *ebpf.Memory // lb_maglev, memory-mapped: regions of m slots
+	// regions: the one each service reads, those free, and those retired
+	// (maybe still read by packets until a grace period has passed).
+	region  map[datapath.Frontend]uint32
+	free    []uint32
+	retired []uint32
+	// Grace periods waited for, for the tests and benchmarks.
+	graces int
+	closed bool
+}
+
+var (
+	_ datapath.LoadBalancer = (*LoadBalancer)(nil)
+	_ datapath.PacketRunner = (*LoadBalancer)(nil)
+)
+
+// spareRegions is how many table regions there are beyond one per
+// service: that many service changes go by before one RCU grace period
+// reclaims the regions they retired.
+func spareRegions(maxServices int) int { return max(16, maxServices/8) }
+
+// NewLoadBalancer loads the load balancer's program and maps. Its tables
+// take (MaxServices + MaxServices/8, at least 16) x TableSize x 4 bytes.
+func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
+	st, err := datapath.NewLBState(opts)
+	if err != nil {
+		return nil, err
+	}
+	opts = st.Options()
+	spec, err := loadLb()
+	if err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+	}
+	m := opts.Maglev.TableSize
+	regions := opts.MaxServices + spareRegions(opts.MaxServices)
+	spec.Maps["lb4_services"].MaxEntries = uint32(opts.MaxServices)
+	spec.Maps["lb4_backends"].MaxEntries = uint32(opts.MaxBackends + 1) // id 0 unused
+	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
+	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4)); err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+	}
+	l := &LoadBalancer{st: st, m: m, region: map[datapath.Frontend]uint32{}}
+	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: load load balancer: %w", err)
+	}
+	mem, err := l.objs.LbMaglev.Memory()
+	if err != nil {
+		_ = l.objs.Close()
+		return nil, fmt.Errorf("datapath/ebpf: load balancer: map the tables: %w", err)
+	}
+	l.tables = mem
+	for r := regions - 1; r >= 0; r-- {
+		l.free = append(l.free, uint32(r))
+	}
+	return l, nil
+}
+
+// Upsert implements datapath.LoadBalancer.
+func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errLBClosed
+	}
+	l.reclaimIDs()
+	ch, err := l.st.Upsert(services)
+	if err != nil {
+		return err
+	}
+	for _, id := range ch.NewIDs {
+		a, _ := l.st.BackendAddr(id)
+		v := lbLb4Backend{Addr: ne32(a.Addr().As4()), Port: be16(a.Port())}
+		if err := l.objs.Lb4Backends.Update(id, &v, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("datapath/ebpf: load balancer: backend %s: %w", a, err)
+		}
+	}
+	for _, f := range ch.Upserted {
+		r, err := l.takeRegion()
+		if err != nil {
+			return err
+		}
+		_, table, _ := l.st.Service(f)
+		if len(table) > 0 {
+			// Backend ids as the program reads them: host-order words.
+			raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(table))), 4*len(table))
+			if _, err := l.tables.WriteAt(raw, int64(r)*int64(l.m)*4); err != nil {
+				return fmt.Errorf("datapath/ebpf: load balancer: service %s: write its table: %w", f, err)
+			}
+		}
+		v := lbLbService{Region: r, Backends: uint32(min(len(table), 1))}
+		if err := l.objs.Lb4Services.Update(lbKey(f), &v, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("datapath/ebpf: load balancer: service %s: %w", f, err)
+		}
+		if old, ok := l.region[f]; ok {
+			l.retired = append(l.retired, old)
+		}
+		l.region[f] = r
+	}
+	return nil
+}
+
+// Delete implements datapath.LoadBalancer.
+func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errLBClosed
+	}
+	ch, err := l.st.Delete(frontends)
+	if err != nil {
+		return err
+	}
+	for _, f := range ch.Removed {
+		if err := l.objs.Lb4Services.Delete(lbKey(f)); err != nil {
+			return fmt.Errorf("datapath/ebpf: load balancer: service %s: %w", f, err)
+		}
+		l.retired = append(l.retired, l.region[f])
+		delete(l.region, f)
+	}
+	return nil
+}
+
+// takeRegion returns a free table region, waiting for a grace period to
+// reclaim the retired ones when none is free.
+func (l *LoadBalancer) takeRegion() (uint32, error) {
+	if len(l.free) == 0 {
+		if err := l.grace(); err != nil {
+			return 0, err
+		}
+	}
+	if len(l.free) == 0 {
+		return 0, fmt.Errorf("datapath/ebpf: load balancer: no free table region")
+	}
+	r := l.free[len(l.free)-1]
+	l.free = l.free[:len(l.free)-1]
+	return r, nil
+}
+
+// reclaimIDs makes removed backends' ids reusable, after a grace period,
+// before a batch may take new ones.
+func (l *LoadBalancer) reclaimIDs() {
+	if l.st.Released() {
+		if err := l.grace(); err == nil {
+			l.st.Release()
+		}
+	}
+}
+
+// grace waits for an RCU grace period and frees what it retired.
+func (l *LoadBalancer) grace() error {
+	if err := graceperiod(); err != nil {
+		return fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+	}
+	l.graces++
+	l.free = append(l.free, l.retired...)
+	l.retired = nil
+	l.st.Release()
+	return nil
+}
+
+// GracePeriods is how many RCU grace periods the load balancer has waited
+// for so far.
+func (l *LoadBalancer) GracePeriods() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.graces
+}
+
+// Services implements datapath.LoadBalancer.
+func (l *LoadBalancer) Services() []datapath.Service {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.Services()
+}
+
+// Counters implements datapath.LoadBalancer.
+func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var c datapath.LBCounters
+	for key, dst := range []*uint64{&c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments} {
+		var perCPU []uint64
+		if err := l.objs.LbStats.Lookup(uint32(key), &perCPU); err != nil {
+			return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
+		}
+		for _, n := range perCPU {
+			*dst += n
+		}
+	}
+	return c, nil
+}
+
+// RunPacket implements datapath.PacketRunner with BPF_PROG_TEST_RUN.
+func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error) {
+	out := make([]byte, len(frame)+256)
+	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
+	ret, err := l.objs.XdpLb.Run(opts)
+	if err != nil {
+		return 0, nil, fmt.Errorf("datapath/ebpf: load balancer test run: %w", err)
+	}
+	return datapath.Verdict(ret), opts.DataOut, nil
+}
+
+// Program is the load balancer's XDP program, for benchmarks.
+func (l *LoadBalancer) Program() *ebpf.Program { return l.objs.XdpLb }
+
+// Close implements datapath.LoadBalancer.
+func (l *LoadBalancer) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	l.tables = nil
+	return l.objs.Close()
+}
+
+var errLBClosed = errors.New("datapath/ebpf: load balancer closed")
+
+func lbKey(f datapath.Frontend) lbLb4Key {
+	return lbLb4Key{Vip: ne32(f.Addr.Addr().As4()), Port: be16(f.Addr.Port()), Proto: uint8(f.Protocol)}
+}
+
+// ne32 is an IPv4 address as the program reads it from a packet.
+func ne32(a [4]byte) uint32 { return binary.LittleEndian.Uint32(a[:]) }
+
+// be16 is v as the program reads a network-order 16-bit field.
+func be16(v uint16) uint16 { return v>>8 | v<<8 }

@@ -1,0 +1,111 @@
+package ebpf_test
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/eniway/eniway/datapath"
+	"github.com/eniway/eniway/datapath/datapathtest"
+	"github.com/eniway/eniway/datapath/ebpf"
+	"github.com/eniway/eniway/datapath/fake"
+	"github.com/eniway/eniway/internal/testutils"
+	"github.com/eniway/eniway/maglev"
+)
+
+func newLB(t testing.TB, opts datapath.LBOptions) *ebpf.LoadBalancer {
+	t.Helper()
+	testutils.RequireBPF(t)
+	l, err := ebpf.NewLoadBalancer(opts)
+	require.NoError(t, err)
+	return l
+}
+
+func TestLBConformance(t *testing.T) {
+	datapathtest.RunLB(t, func(t *testing.T, opts datapath.LBOptions) datapathtest.LBBackend {
+		return newLB(t, opts)
+	})
+}
+
+// TestLBDifferential runs the same frames through the XDP program
+// (BPF_PROG_TEST_RUN) and the fake after the same service changes:
+// random services of random backends and weights, and frames to them and
+// elsewhere, TCP and UDP, with and without a UDP checksum, tagged, cut
+// short, fragmented. Verdicts, output bytes and counters must be equal.
+func TestLBDifferential(t *testing.T) {
+	opts := datapath.LBOptions{MaxServices: 16, MaxBackends: 64, Maglev: maglev.Config{TableSize: 1021}}
+	k := newLB(t, opts)
+	defer func() { require.NoError(t, k.Close()) }()
+	f, err := fake.NewLoadBalancer(opts)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(21, 22))
+	frontend := func() datapath.Frontend {
+		p := maglev.ProtocolTCP
+		if rng.IntN(2) == 0 {
+			p = maglev.ProtocolUDP
+		}
+		return datapath.Frontend{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 96, 0, byte(1 + rng.IntN(6))}), uint16(80+rng.IntN(2))), Protocol: p}
+	}
+	frames := 0
+	for step := range 60 {
+		live := k.Services()
+		if len(live) > 0 && rng.IntN(4) == 0 {
+			fe := live[rng.IntN(len(live))].Frontend
+			require.NoError(t, k.Delete(fe))
+			require.NoError(t, f.Delete(fe))
+		} else {
+			s := datapath.Service{Frontend: frontend()}
+			if len(live) >= opts.MaxServices {
+				s.Frontend = live[0].Frontend
+			}
+			seen := map[netip.AddrPort]bool{}
+			for range rng.IntN(8) {
+				a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(2)), byte(1 + rng.IntN(20))}), 8080)
+				if !seen[a] {
+					seen[a] = true
+					s.Backends = append(s.Backends, datapath.LBBackend{Addr: a, Weight: uint16(rng.IntN(4))})
+				}
+			}
+			require.NoError(t, k.Upsert(s), "step %d", step)
+			require.NoError(t, f.Upsert(s), "step %d", step)
+		}
+		require.Equal(t, f.Services(), k.Services())
+		for range 50 {
+			fe := frontend()
+			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 168, byte(rng.IntN(256)), byte(rng.IntN(256))}), uint16(1024+rng.IntN(60000)))
+			frame := datapathtest.Flow4(uint8(fe.Protocol), src, fe.Addr)
+			variants := [][]byte{frame, datapathtest.VLAN(frame, datapathtest.EtherTypeVLAN, 7), frame[:rng.IntN(len(frame)+1)]}
+			if fe.Protocol == maglev.ProtocolUDP {
+				noSum := append([]byte(nil), frame...)
+				noSum[14+20+6], noSum[14+20+7] = 0, 0
+				variants = append(variants, noSum)
+			}
+			frag := append([]byte(nil), frame...)
+			frag[14+6] = byte(rng.IntN(4)) << 5 // MF and offset bits, maybe none
+			variants = append(variants, frag)
+			for _, v := range variants {
+				if len(v) < 14 {
+					continue
+				}
+				vk, ok, err := k.RunPacket(v)
+				require.NoError(t, err)
+				vf, of, err := f.RunPacket(v)
+				require.NoError(t, err)
+				require.Equal(t, vf, vk, "step %d: verdict for %x", step, v)
+				require.Equal(t, of, ok, "step %d: bytes for %x", step, v)
+				frames++
+			}
+		}
+	}
+	ck, err := k.Counters()
+	require.NoError(t, err)
+	cf, err := f.Counters()
+	require.NoError(t, err)
+	require.Equal(t, cf, ck)
+	require.NotZero(t, ck.Forwarded)
+	require.NotZero(t, ck.NoBackend)
+	require.NotZero(t, ck.Fragments)
+	t.Logf("%d frames, counters %+v, %d grace periods", frames, ck, k.GracePeriods())
+}

@@ -1,0 +1,33 @@
+//go:build !linux
+
+package ebpf
+
+import "github.com/eniway/eniway/datapath"
+
+// LoadBalancer is the XDP load balancer; off Linux it cannot be created.
+type LoadBalancer struct{}
+
+// NewLoadBalancer returns datapath.ErrNotSupported off Linux.
+func NewLoadBalancer(datapath.LBOptions) (*LoadBalancer, error) { return nil, datapath.ErrNotSupported }
+
+// Upsert implements datapath.LoadBalancer.
+func (*LoadBalancer) Upsert(...datapath.Service) error { return datapath.ErrNotSupported }
+
+// Delete implements datapath.LoadBalancer.
+func (*LoadBalancer) Delete(...datapath.Frontend) error { return datapath.ErrNotSupported }
+
+// Services implements datapath.LoadBalancer.
+func (*LoadBalancer) Services() []datapath.Service { return nil }
+
+// Counters implements datapath.LoadBalancer.
+func (*LoadBalancer) Counters() (datapath.LBCounters, error) {
+	return datapath.LBCounters{}, datapath.ErrNotSupported
+}
+
+// RunPacket implements datapath.PacketRunner.
+func (*LoadBalancer) RunPacket([]byte) (datapath.Verdict, []byte, error) {
+	return 0, nil, datapath.ErrNotSupported
+}
+
+// Close implements datapath.LoadBalancer.
+func (*LoadBalancer) Close() error { return nil }

@@ -1,0 +1,159 @@
+package fake
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/eniway/eniway/datapath"
+	"github.com/eniway/eniway/maglev"
+)
+
+// LoadBalancer is the in-memory datapath.LoadBalancer: the same services
+// and Maglev tables, and RunPacket does to a frame what the XDP program
+// does.
+type LoadBalancer struct {
+	mu       sync.Mutex
+	st       *datapath.LBState
+	counters datapath.LBCounters
+}
+
+var (
+	_ datapath.LoadBalancer = (*LoadBalancer)(nil)
+	_ datapath.PacketRunner = (*LoadBalancer)(nil)
+)
+
+// NewLoadBalancer returns a load balancer without services.
+func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
+	st, err := datapath.NewLBState(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &LoadBalancer{st: st}, nil
+}
+
+// Upsert implements datapath.LoadBalancer.
+func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.st.Upsert(services)
+	l.st.Release() // no packet is in flight here
+	return err
+}
+
+// Delete implements datapath.LoadBalancer.
+func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.st.Delete(frontends)
+	l.st.Release()
+	return err
+}
+
+// Services implements datapath.LoadBalancer.
+func (l *LoadBalancer) Services() []datapath.Service {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.Services()
+}
+
+// Counters implements datapath.LoadBalancer.
+func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counters, nil
+}
+
+// Close implements datapath.LoadBalancer.
+func (l *LoadBalancer) Close() error { return nil }
+
+// RunPacket implements datapath.PacketRunner.
+func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(frame)
+	pass := func(c *uint64) (datapath.Verdict, []byte, error) {
+		*c++
+		return datapath.VerdictPass, out, nil
+	}
+	proto, l3, ok := parseL2(out)
+	if !ok || proto != etherTypeIPv4 || len(l3) < 20 || l3[0]&0x0f < 5 {
+		return pass(&l.counters.Passed)
+	}
+	ip := l3
+	if ip[9] != 6 && ip[9] != 17 {
+		return pass(&l.counters.Passed)
+	}
+	if binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
+		return pass(&l.counters.Fragments)
+	}
+	ihl := int(ip[0]&0x0f) * 4
+	l4len := 8 // UDP
+	if ip[9] == 6 {
+		l4len = 20 // TCP
+	}
+	if len(ip) < ihl+l4len {
+		return pass(&l.counters.Passed) // the whole header before anything is rewritten
+	}
+	l4 := ip[ihl:]
+	dst := netip.AddrFrom4([4]byte(ip[16:20]))
+	dport := binary.BigEndian.Uint16(l4[2:4])
+	f := datapath.Frontend{Addr: netip.AddrPortFrom(dst, dport), Protocol: maglev.Protocol(ip[9])}
+	_, table, ok := l.st.Service(f)
+	if !ok {
+		return pass(&l.counters.Passed)
+	}
+	if len(table) == 0 {
+		l.counters.NoBackend++
+		return datapath.VerdictDrop, out, nil
+	}
+	flow := maglev.Flow{Src: netip.AddrFrom4([4]byte(ip[12:16])), SrcPort: binary.BigEndian.Uint16(l4[0:2]), DstPort: dport, Proto: ip[9]}
+	id, _ := maglev.Lookup(table, l.st.Seed(), flow)
+	be, ok := l.st.BackendAddr(id)
+	if !ok {
+		l.counters.NoBackend++
+		return datapath.VerdictDrop, out, nil
+	}
+	oldAddr, oldPort := native32(ip[16:20]), native16(l4[2:4])
+	newAddr4 := be.Addr().As4()
+	copy(ip[16:20], newAddr4[:])
+	newAddr := native32(ip[16:20])
+	putNative16(ip[10:12], csumReplace(native16(ip[10:12]), oldAddr, newAddr))
+	binary.BigEndian.PutUint16(l4[2:4], be.Port())
+	newPort := native16(l4[2:4])
+	switch ip[9] {
+	case 6:
+		c := csumReplace(native16(l4[16:18]), oldAddr, newAddr)
+		putNative16(l4[16:18], csumReplace(c, uint32(oldPort), uint32(newPort)))
+	case 17:
+		if old := native16(l4[6:8]); old != 0 {
+			c := csumReplace(old, oldAddr, newAddr)
+			c = csumReplace(c, uint32(oldPort), uint32(newPort))
+			if c == 0 {
+				c = 0xffff
+			}
+			putNative16(l4[6:8], c)
+		}
+	}
+	l.counters.Forwarded++
+	return datapath.VerdictPass, out, nil
+}
+
+// native32 and native16 read memory as the BPF program does on a
+// little-endian CPU; the checksum arithmetic works on those values.
+func native32(b []byte) uint32       { return binary.LittleEndian.Uint32(b) }
+func native16(b []byte) uint16       { return binary.LittleEndian.Uint16(b) }
+func putNative16(b []byte, v uint16) { binary.LittleEndian.PutUint16(b, v) }
+
+// csumReplace updates a ones' complement checksum for a 32-bit field
+// changing from `from` to `to` (RFC 1624, equation 3), as the program's
+// csum_replace.
+func csumReplace(check uint16, from, to uint32) uint16 {
+	sum := uint32(^check)
+	sum += uint32(^uint16(from&0xffff)) + uint32(^uint16(from>>16))
+	sum += (to & 0xffff) + (to >> 16)
+	sum = (sum & 0xffff) + (sum >> 16)
+	sum = (sum & 0xffff) + (sum >> 16)
+	return ^uint16(sum)
+}

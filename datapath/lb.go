@@ -1,0 +1,416 @@
+package datapath
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/eniway/eniway/maglev"
+)
+
+// LoadBalancer sends traffic for service frontends (VIP, port, protocol)
+// to their backends, picked from each service's Maglev table by the flow
+// hash Cilium's datapath uses, with the destination rewritten (DNAT). A
+// batch of upserts or deletions applies as a whole or not at all, and a
+// packet sees each service's old table or its new one, never a mix. This
+// first slice handles IPv4 TCP and UDP; fragments pass untouched.
+type LoadBalancer interface {
+	// Upsert adds or replaces services.
+	Upsert(services ...Service) error
+	// Delete removes services by frontend.
+	Delete(frontends ...Frontend) error
+	// Services returns the services, sorted by frontend.
+	Services() []Service
+	// Counters returns the packet counters, summed over CPUs.
+	Counters() (LBCounters, error)
+	Close() error
+}
+
+// Frontend is where a service is reached.
+type Frontend struct {
+	Addr     netip.AddrPort
+	Protocol maglev.Protocol
+}
+
+func (f Frontend) String() string { return fmt.Sprintf("%s/%s", f.Addr, f.Protocol) }
+
+// Service is a frontend and its backends.
+type Service struct {
+	Frontend Frontend
+	// Backends, with their weights (0 drains a backend: it gets no new
+	// flows). A service without a backend with weight drops its traffic.
+	Backends []LBBackend
+}
+
+// LBBackend is one backend of a service.
+type LBBackend struct {
+	Addr   netip.AddrPort
+	Weight uint16
+}
+
+// LBCounters count the packets the load balancer saw.
+type LBCounters struct {
+	// Passed: not for a service, or not parsed; untouched.
+	Passed uint64
+	// Forwarded: sent to a backend.
+	Forwarded uint64
+	// NoBackend: for a service without backends; dropped.
+	NoBackend uint64
+	// Fragments: IPv4 fragments, passed untouched.
+	Fragments uint64
+}
+
+// LBOptions configure a load balancer.
+type LBOptions struct {
+	// MaxServices bounds the services (DefaultMaxServices when 0).
+	MaxServices int
+	// MaxBackends bounds the distinct backends (DefaultMaxBackends when 0).
+	MaxBackends int
+	// Maglev configures the tables: size M and hash seed (Cilium's
+	// defaults when zero). Mode must be maglev.ModeCilium.
+	Maglev maglev.Config
+}
+
+// Defaults of LBOptions.
+const (
+	DefaultMaxServices = 1024
+	DefaultMaxBackends = 65536
+)
+
+// WithDefaults returns o with its defaults filled in.
+func (o LBOptions) WithDefaults() LBOptions {
+	if o.MaxServices <= 0 {
+		o.MaxServices = DefaultMaxServices
+	}
+	if o.MaxBackends <= 0 {
+		o.MaxBackends = DefaultMaxBackends
+	}
+	if o.Maglev.TableSize == 0 {
+		o.Maglev.TableSize = maglev.DefaultTableSize
+	}
+	return o
+}
+
+// Sentinel errors of the load balancer, wrapped by *LBError.
+var (
+	// ErrInvalidService: a frontend or backend that is not valid.
+	ErrInvalidService = errors.New("invalid service")
+	// ErrNoService: a deletion of a frontend that has no service.
+	ErrNoService = errors.New("no such service")
+	// ErrLBFull: too many services or backends.
+	ErrLBFull = errors.New("load balancer full")
+)
+
+// LBError says which part of a batch was refused and why.
+type LBError struct {
+	// Field is "services[i].Frontend", "services[i].Backends[j]" or
+	// "frontends[i]".
+	Field    string
+	Frontend Frontend
+	Err      error
+}
+
+func (e *LBError) Error() string {
+	return fmt.Sprintf("load balancer: %s (%s): %v", e.Field, e.Frontend, e.Err)
+}
+
+func (e *LBError) Unwrap() error { return e.Err }
+
+// CheckService returns an *LBError unless s is a service this slice
+// balances: an IPv4 frontend with a port, TCP or UDP, and valid IPv4
+// backends, each at most once. field names s in the batch.
+func CheckService(s Service, field string) error {
+	fail := func(f string, format string, args ...any) error {
+		return &LBError{Field: field + f, Frontend: s.Frontend, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidService}, args...)...)}
+	}
+	if err := checkFrontend(s.Frontend); err != nil {
+		return fail(".Frontend", "%v", err)
+	}
+	seen := map[netip.AddrPort]bool{}
+	for j, b := range s.Backends {
+		switch {
+		case !b.Addr.Addr().Is4() || b.Addr.Addr().IsUnspecified():
+			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: an IPv4 address is required", b.Addr)
+		case b.Addr.Port() == 0:
+			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: port 0", b.Addr)
+		case seen[b.Addr]:
+			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s twice", b.Addr)
+		}
+		seen[b.Addr] = true
+	}
+	return nil
+}
+
+func checkFrontend(f Frontend) error {
+	switch {
+	case !f.Addr.Addr().Is4() || f.Addr.Addr().IsUnspecified():
+		return fmt.Errorf("frontend %s: an IPv4 address is required (IPv6 comes later)", f.Addr)
+	case f.Addr.Port() == 0:
+		return fmt.Errorf("frontend %s: port 0", f.Addr)
+	case f.Protocol != maglev.ProtocolTCP && f.Protocol != maglev.ProtocolUDP:
+		return fmt.Errorf("frontend %s: protocol %s: TCP or UDP", f.Addr, f.Protocol)
+	}
+	return nil
+}
+
+// CompareFrontend orders frontends by address, port and protocol.
+func CompareFrontend(a, b Frontend) int {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	return int(a.Protocol) - int(b.Protocol)
+}
+
+// SortedServices returns the services of m sorted by frontend, with their
+// backends cloned.
+func SortedServices(m map[Frontend]Service) []Service {
+	out := make([]Service, 0, len(m))
+	for _, s := range m {
+		s.Backends = slices.Clone(s.Backends)
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Service) int { return CompareFrontend(a.Frontend, b.Frontend) })
+	return out
+}
+
+// MaglevBackends are the maglev backends of s with ids given by id.
+func MaglevBackends(s Service, id func(netip.AddrPort) uint32) []maglev.Backend {
+	out := make([]maglev.Backend, 0, len(s.Backends))
+	for _, b := range s.Backends {
+		out = append(out, maglev.Backend{ID: id(b.Addr), Addr: b.Addr.Addr(), Port: b.Addr.Port(),
+			Protocol: s.Frontend.Protocol, Weight: int64(b.Weight)})
+	}
+	return out
+}
+
+// PacketRunner runs a program on one packet without a network and
+// returns its verdict and the packet as the program left it.
+type PacketRunner interface {
+	RunPacket(frame []byte) (Verdict, []byte, error)
+}
+
+// LBState is a load balancer's services and their Maglev tables, as both
+// backends keep them: it checks a batch and gives the state after it.
+type LBState struct {
+	opts     LBOptions
+	builder  *maglev.Builder
+	services map[Frontend]Service
+	// tables holds each service's Maglev table of backend addresses' ids.
+	tables map[Frontend][]uint32
+	// ids numbers backend addresses (from 1), counted by reference.
+	ids   map[netip.AddrPort]uint32
+	addrs map[uint32]netip.AddrPort
+	refs  map[netip.AddrPort]int
+	next  uint32
+	free  []uint32
+	// released are ids no backend has any more that may still be read by
+	// packets through old tables: free once Release says so.
+	released []uint32
+}
+
+// NewLBState returns an empty state.
+func NewLBState(opts LBOptions) (*LBState, error) {
+	opts = opts.WithDefaults()
+	if opts.Maglev.Mode != maglev.ModeCilium {
+		return nil, fmt.Errorf("load balancer: Maglev mode %v: only ModeCilium is supported", opts.Maglev.Mode)
+	}
+	b, err := maglev.NewBuilder(opts.Maglev)
+	if err != nil {
+		return nil, fmt.Errorf("load balancer: %w", err)
+	}
+	return &LBState{opts: opts, builder: b, services: map[Frontend]Service{}, tables: map[Frontend][]uint32{},
+		ids: map[netip.AddrPort]uint32{}, addrs: map[uint32]netip.AddrPort{}, refs: map[netip.AddrPort]int{}, next: 1}, nil
+}
+
+// Options are the state's options, defaults filled in.
+func (st *LBState) Options() LBOptions { return st.opts }
+
+// Seed is the tables' hash seed.
+func (st *LBState) Seed() maglev.Seed { return st.builder.Seed() }
+
+// Services returns the services sorted by frontend.
+func (st *LBState) Services() []Service { return SortedServices(st.services) }
+
+// Service returns the service of f, its table and whether it has one.
+func (st *LBState) Service(f Frontend) (Service, []uint32, bool) {
+	s, ok := st.services[f]
+	return s, st.tables[f], ok
+}
+
+// BackendID returns the id of a backend address (0 if unknown).
+func (st *LBState) BackendID(a netip.AddrPort) uint32 { return st.ids[a] }
+
+// BackendAddr returns the address of a backend id.
+func (st *LBState) BackendAddr(id uint32) (netip.AddrPort, bool) {
+	a, ok := st.addrs[id]
+	return a, ok
+}
+
+// LBChange is what a batch changes: the services (with their new tables)
+// written, the frontends removed, and the backend ids that appeared or
+// were released.
+type LBChange struct {
+	Upserted []Frontend
+	Removed  []Frontend
+	NewIDs   []uint32
+	FreedIDs []uint32
+}
+
+// Upsert checks services and applies them, returning what changed; on
+// error nothing changes.
+func (st *LBState) Upsert(services []Service) (LBChange, error) {
+	var ch LBChange
+	seen := map[Frontend]bool{}
+	for i, s := range services {
+		field := fmt.Sprintf("services[%d]", i)
+		if err := CheckService(s, field); err != nil {
+			return ch, err
+		}
+		if seen[s.Frontend] {
+			return ch, &LBError{Field: field + ".Frontend", Frontend: s.Frontend, Err: fmt.Errorf("%w: twice in the batch", ErrInvalidService)}
+		}
+		seen[s.Frontend] = true
+	}
+	count := len(st.services)
+	for f := range seen {
+		if _, ok := st.services[f]; !ok {
+			count++
+		}
+	}
+	if count > st.opts.MaxServices {
+		return ch, &LBError{Field: "services", Err: fmt.Errorf("%w: %d services, %d at most", ErrLBFull, count, st.opts.MaxServices)}
+	}
+	// Backend references after the batch.
+	refs := map[netip.AddrPort]int{}
+	for a, n := range st.refs {
+		refs[a] = n
+	}
+	for _, s := range services {
+		if old, ok := st.services[s.Frontend]; ok {
+			for _, b := range old.Backends {
+				refs[b.Addr]--
+			}
+		}
+		for _, b := range s.Backends {
+			refs[b.Addr]++
+		}
+	}
+	live := 0
+	for _, n := range refs {
+		if n > 0 {
+			live++
+		}
+	}
+	if live > st.opts.MaxBackends {
+		return ch, &LBError{Field: "services", Err: fmt.Errorf("%w: %d backends, %d at most", ErrLBFull, live, st.opts.MaxBackends)}
+	}
+	// Ids for new backends, tables for every service (with ids of the
+	// backends as they will be).
+	ids := map[netip.AddrPort]uint32{}
+	next, free := st.next, slices.Clone(st.free)
+	id := func(a netip.AddrPort) uint32 {
+		if i, ok := st.ids[a]; ok {
+			return i
+		}
+		if i, ok := ids[a]; ok {
+			return i
+		}
+		var i uint32
+		if len(free) > 0 {
+			i, free = free[len(free)-1], free[:len(free)-1]
+		} else {
+			i, next = next, next+1
+		}
+		ids[a] = i
+		return i
+	}
+	tables := map[Frontend][]uint32{}
+	for i, s := range services {
+		var live []maglev.Backend
+		for _, b := range MaglevBackends(s, id) {
+			if b.Weight > 0 {
+				live = append(live, b)
+			}
+		}
+		if len(live) == 0 {
+			tables[s.Frontend] = nil
+			continue
+		}
+		t, err := st.builder.Table(live)
+		if err != nil {
+			return ch, &LBError{Field: fmt.Sprintf("services[%d].Backends", i), Frontend: s.Frontend, Err: fmt.Errorf("%w: %w", ErrInvalidService, err)}
+		}
+		tables[s.Frontend] = t
+	}
+	// Apply.
+	for a, i := range ids {
+		st.ids[a], st.addrs[i] = i, a
+		ch.NewIDs = append(ch.NewIDs, i)
+	}
+	st.next, st.free = next, free
+	for _, s := range services {
+		s.Backends = slices.Clone(s.Backends)
+		st.services[s.Frontend] = s
+		st.tables[s.Frontend] = tables[s.Frontend]
+		ch.Upserted = append(ch.Upserted, s.Frontend)
+	}
+	ch.FreedIDs = st.setRefs(refs)
+	return ch, nil
+}
+
+// Delete removes services; on error nothing changes.
+func (st *LBState) Delete(frontends []Frontend) (LBChange, error) {
+	var ch LBChange
+	seen := map[Frontend]bool{}
+	for i, f := range frontends {
+		if _, ok := st.services[f]; !ok || seen[f] {
+			return ch, &LBError{Field: fmt.Sprintf("frontends[%d]", i), Frontend: f, Err: ErrNoService}
+		}
+		seen[f] = true
+	}
+	refs := map[netip.AddrPort]int{}
+	for a, n := range st.refs {
+		refs[a] = n
+	}
+	for _, f := range frontends {
+		for _, b := range st.services[f].Backends {
+			refs[b.Addr]--
+		}
+		delete(st.services, f)
+		delete(st.tables, f)
+		ch.Removed = append(ch.Removed, f)
+	}
+	ch.FreedIDs = st.setRefs(refs)
+	return ch, nil
+}
+
+// Release makes the ids of removed backends available again: call it once
+// no packet can still read a table of a batch before.
+func (st *LBState) Release() {
+	st.free = append(st.free, st.released...)
+	st.released = nil
+}
+
+// Released says whether ids wait for Release.
+func (st *LBState) Released() bool { return len(st.released) > 0 }
+
+// setRefs records backend references and releases the ids of backends no
+// service names any more.
+func (st *LBState) setRefs(refs map[netip.AddrPort]int) []uint32 {
+	var freed []uint32
+	for a, n := range refs {
+		if n > 0 {
+			st.refs[a] = n
+			continue
+		}
+		delete(st.refs, a)
+		if i, ok := st.ids[a]; ok {
+			delete(st.ids, a)
+			delete(st.addrs, i)
+			st.released = append(st.released, i)
+			freed = append(freed, i)
+		}
+	}
+	return freed
+}
