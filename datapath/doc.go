@@ -4,9 +4,31 @@
 // loadBalancer.mode dsr, maglev.tableSize, bpf.lbMapMax, ctTcpMax, ctAnyMax, natMax and preallocateMaps.
 //
 // Built so far: the prefilter (Prefilter, its kernel backend in datapath/ebpf, its in-memory twin in
-// datapath/fake, the conformance suite in datapath/datapathtest, a differential test and BenchmarkPrefilter).
-// The load balancer, conntrack, the proxy redirect and the event stream are specified below and not built
-// yet (issue #6).
+// datapath/fake, the conformance suite in datapath/datapathtest, a differential test and BenchmarkPrefilter),
+// with its drop events; and a first slice of the load balancer: IPv4 TCP and UDP DNAT by Maglev, without
+// conntrack. Conntrack, DSR, IPv6 services, reverse NAT of replies and the proxy redirect are specified
+// below and not built yet (issue #6).
+//
+// # Load balancer (first slice)
+//
+// A LoadBalancer takes services (frontend VIP, port and protocol; weighted backends) in batches that apply
+// whole or not at all (*LBError names the field: ErrInvalidService, ErrNoService, ErrLBFull). For a packet to
+// a frontend, the XDP program hashes the flow as Cilium does (jhash of source address, both ports and
+// protocol, seeded like maglev.hashSeed), reads the backend from the service's Maglev table (package maglev,
+// ModeCilium: the table Cilium builds for the same backends), rewrites the destination address and port,
+// updates the IP and TCP or UDP checksums incrementally, and passes the packet to the stack. Packets to no
+// frontend, fragments, and TCP or UDP headers cut short pass untouched; a service whose backends all have
+// weight 0 drops its packets.
+//
+// Tables live in one memory-mapped array of M-slot regions, two 4-byte slots an element (an array element
+// takes a multiple of 8 bytes): 4 x M bytes a service, 262,084 bytes at M = 65521, within the 256 KiB target.
+// A changed service's table is written into a free region and the service is pointed at it with one hash
+// map update, so a packet reads the whole old table or the whole new one; the old region is reused only
+// after an RCU grace period, and there are MaxServices/8 spare regions (at least 16), so one grace period
+// serves that many changes. BenchmarkLBUpdate: 1000 service updates one at a time (10 backends, M = 16381,
+// Go's table building included) in 450 to 480 ms, with 8 grace periods; the target is under 1 s.
+// BenchmarkLB/dnat/new: 38 to 39 ns per packet for parse, service lookup, Maglev pick and rewrite (a minimal
+// program: 22 to 23 ns).
 //
 // # Prefilter
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eniway/eniway/datapath"
 	"github.com/eniway/eniway/datapath/datapathtest"
+	"github.com/eniway/eniway/maglev"
 )
 
 // BenchmarkPrefilter measures the XDP prefilter per packet with
@@ -79,4 +80,70 @@ func covered(list map[netip.Prefix]bool, pfx netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkLB measures the XDP load balancer per packet with
+// BPF_PROG_TEST_RUN: parse, service lookup, Maglev pick and DNAT rewrite
+// of an IPv4 TCP packet to a service (M = 16381). The kernel repeats the
+// program on one buffer, which the first run rewrites; so the service's
+// backend is its own frontend address, and each run takes the whole path
+// again (the rewrite writes what is there; the forwarded counter checks
+// every run took it). There is
+// no conntrack yet: every packet is a new flow. Targets: DNAT established
+// under 35 ns, DSR established under 45 ns (with conntrack, to come).
+func BenchmarkLB(b *testing.B) {
+	b.Run("dnat/new", func(b *testing.B) {
+		l := newLB(b, datapath.LBOptions{MaxServices: 4})
+		defer l.Close()
+		vip := netip.MustParseAddrPort("10.96.0.10:80")
+		s := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}}
+		s.Backends = []datapath.LBBackend{{Addr: vip, Weight: 1}}
+		if err := l.Upsert(s); err != nil {
+			b.Fatal(err)
+		}
+		frame := datapathtest.Flow4(datapathtest.ProtoTCP, netip.MustParseAddrPort("192.168.1.1:40000"), vip)
+		before, _ := l.Counters()
+		ret, per, err := l.Program().Benchmark(frame, b.N, b.ResetTimer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		after, _ := l.Counters()
+		if datapath.Verdict(ret) != datapath.VerdictPass || after.Forwarded-before.Forwarded != uint64(b.N) {
+			b.Fatalf("verdict %v, %d of %d runs forwarded", datapath.Verdict(ret), after.Forwarded-before.Forwarded, b.N)
+		}
+		b.ReportMetric(float64(per.Nanoseconds()), "ns/packet")
+	})
+}
+
+// BenchmarkLBUpdate measures replacing the backends of services one
+// Upsert at a time (10 backends, M = 16381, Maglev tables built in Go
+// included). Target: 1000 service updates in under 1 s, without a grace
+// period each; grace-periods/op reports how many were waited for.
+func BenchmarkLBUpdate(b *testing.B) {
+	const services = 1000
+	l := newLB(b, datapath.LBOptions{MaxServices: services})
+	defer l.Close()
+	svc := func(i, gen int) datapath.Service {
+		s := datapath.Service{Frontend: datapath.Frontend{
+			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 96, byte(i >> 8), byte(i)}), 80), Protocol: maglev.ProtocolTCP}}
+		for j := range 10 {
+			s.Backends = append(s.Backends, datapath.LBBackend{
+				Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(j), byte(gen % 200)}), 8080), Weight: 1})
+		}
+		return s
+	}
+	for i := range services {
+		if err := l.Upsert(svc(i, 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	graces := l.GracePeriods()
+	b.ResetTimer()
+	for n := 0; b.Loop(); n++ {
+		if err := l.Upsert(svc(n%services, 1+n/services)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(l.GracePeriods()-graces)/float64(b.N), "grace-periods/op")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)*1000, "ms/1000-updates")
 }
