@@ -198,14 +198,8 @@ func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var c datapath.LBCounters
-	for key, dst := range []*uint64{&c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments} {
-		var perCPU []uint64
-		if err := l.objs.LbStats.Lookup(uint32(key), &perCPU); err != nil {
-			return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
-		}
-		for _, n := range perCPU {
-			*dst += n
-		}
+	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments); err != nil {
+		return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
 	}
 	return c, nil
 }

@@ -251,14 +251,8 @@ func (p *Prefilter) Counters() (datapath.PrefilterCounters, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var c datapath.PrefilterCounters
-	for key, dst := range []*uint64{&c.Passed, &c.DroppedIPv4, &c.DroppedIPv6, &c.Malformed, &c.EventsLost} {
-		var perCPU []uint64
-		if err := p.objs.PrefilterStats.Lookup(uint32(key), &perCPU); err != nil {
-			return c, fmt.Errorf("datapath/ebpf: prefilter counters: %w", err)
-		}
-		for _, n := range perCPU {
-			*dst += n
-		}
+	if err := sumCounters(p.objs.PrefilterStats, &c.Passed, &c.DroppedIPv4, &c.DroppedIPv6, &c.Malformed, &c.EventsLost); err != nil {
+		return c, fmt.Errorf("datapath/ebpf: prefilter counters: %w", err)
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -43,4 +44,22 @@ static __always_inline int parse_l2(void *data, void *end, struct packet *p)
 		p->l3 = vh + 1;
 	}
 	return 0;
+}
+
+// COUNTERS declares a per-CPU array of n packet counters.
+#define COUNTERS(name, n)                            \
+	struct {                                     \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); \
+		__type(key, __u32);                  \
+		__type(value, __u64);                \
+		__uint(max_entries, n);              \
+	} name SEC(".maps")
+
+// count_in adds one to counter of a COUNTERS map and returns verdict.
+static __always_inline int count_in(void *counters, __u32 counter, int verdict)
+{
+	__u64 *n = bpf_map_lookup_elem(counters, &counter);
+	if (n)
+		*n += 1;
+	return verdict;
 }

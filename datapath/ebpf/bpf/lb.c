@@ -82,19 +82,11 @@ enum {
 	LB_COUNTERS = 4,
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, LB_COUNTERS);
-} lb_stats SEC(".maps");
+COUNTERS(lb_stats, LB_COUNTERS);
 
 static __always_inline int lb_count(__u32 counter, int verdict)
 {
-	__u64 *n = bpf_map_lookup_elem(&lb_stats, &counter);
-	if (n)
-		*n += 1;
-	return verdict;
+	return count_in(&lb_stats, counter, verdict);
 }
 
 // The kernel's jhash, as Cilium's __hash_from_tuple_v4 uses it.

@@ -78,19 +78,11 @@ enum {
 	PREFILTER_COUNTERS = 5,
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, PREFILTER_COUNTERS);
-} prefilter_stats SEC(".maps");
+COUNTERS(prefilter_stats, PREFILTER_COUNTERS);
 
 static __always_inline int count(__u32 counter, int verdict)
 {
-	__u64 *n = bpf_map_lookup_elem(&prefilter_stats, &counter);
-	if (n)
-		*n += 1;
-	return verdict;
+	return count_in(&prefilter_stats, counter, verdict);
 }
 
 // drop_event reports a drop when a reader listens.
