@@ -47,3 +47,6 @@ func (*Prefilter) Detach(int) error { return datapath.ErrNotSupported }
 func (*Prefilter) Events() (datapath.PrefilterEventStream, error) {
 	return nil, datapath.ErrNotSupported
 }
+
+// Remove implements nothing off Linux.
+func (*Prefilter) Remove() error { return nil }
