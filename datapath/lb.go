@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/eniway/eniway/maglev"
 )
@@ -14,7 +15,8 @@ import (
 // hash Cilium's datapath uses, with the destination rewritten (DNAT). A
 // batch of upserts or deletions applies as a whole or not at all, and a
 // packet sees each service's old table or its new one, never a mix. This
-// first slice handles IPv4 TCP and UDP; fragments pass untouched.
+// first slice handles IPv4 TCP and UDP; fragments pass untouched. Flows
+// are tracked: a flow keeps its backend while the backend exists.
 type LoadBalancer interface {
 	// Upsert adds or replaces services.
 	Upsert(services ...Service) error
@@ -24,7 +26,57 @@ type LoadBalancer interface {
 	Services() []Service
 	// Counters returns the packet counters, summed over CPUs.
 	Counters() (LBCounters, error)
+	// Conntrack returns the tracked flows, sorted by frontend and client.
+	Conntrack() ([]CTEntry, error)
+	// ExpireConntrack removes the flows idle longer than their timeout
+	// (LBOptions.CTTimeouts) as of now, on the monotonic clock the
+	// entries' LastSeen is on, and returns how many it removed.
+	ExpireConntrack(now time.Duration) (int, error)
+	// Now is the current time on that clock.
+	Now() time.Duration
 	Close() error
+}
+
+// CTEntry is one tracked flow.
+type CTEntry struct {
+	Client   netip.AddrPort
+	Frontend Frontend
+	// Backend is the backend the flow was given; it keeps it while the
+	// backend exists (drained or not).
+	Backend netip.AddrPort
+	// LastSeen is when its last packet came, on the monotonic clock.
+	LastSeen time.Duration
+	// Closing: a TCP FIN or RST was seen.
+	Closing bool
+}
+
+// CompareCTEntry orders entries by frontend, then client.
+func CompareCTEntry(a, b CTEntry) int {
+	if c := CompareFrontend(a.Frontend, b.Frontend); c != 0 {
+		return c
+	}
+	return a.Client.Compare(b.Client)
+}
+
+// CTTimeouts are how long an idle flow is tracked.
+type CTTimeouts struct {
+	// TCP: an open TCP connection (Cilium's default: 6 hours).
+	TCP time.Duration
+	// TCPClosing: after a FIN or RST (Cilium's default: 10 s).
+	TCPClosing time.Duration
+	// Other: UDP (Cilium's default: 60 s).
+	Other time.Duration
+}
+
+// Timeout is the timeout of a flow of proto, closing or not.
+func (t CTTimeouts) Timeout(proto maglev.Protocol, closing bool) time.Duration {
+	switch {
+	case proto != maglev.ProtocolTCP:
+		return t.Other
+	case closing:
+		return t.TCPClosing
+	}
+	return t.TCP
 }
 
 // Frontend is where a service is reached.
@@ -53,12 +105,14 @@ type LBBackend struct {
 type LBCounters struct {
 	// Passed: not for a service, or not parsed; untouched.
 	Passed uint64
-	// Forwarded: sent to a backend.
+	// Forwarded: sent to a backend, a new flow.
 	Forwarded uint64
 	// NoBackend: for a service without backends; dropped.
 	NoBackend uint64
 	// Fragments: IPv4 fragments, passed untouched.
 	Fragments uint64
+	// Established: sent to the backend of a tracked flow.
+	Established uint64
 }
 
 // LBOptions configure a load balancer.
@@ -70,12 +124,18 @@ type LBOptions struct {
 	// Maglev configures the tables: size M and hash seed (Cilium's
 	// defaults when zero). Mode must be maglev.ModeCilium.
 	Maglev maglev.Config
+	// CTMax bounds the tracked flows (DefaultCTMax when 0); past it the
+	// least recently used go.
+	CTMax int
+	// CTTimeouts: zero fields take Cilium's defaults.
+	CTTimeouts CTTimeouts
 }
 
 // Defaults of LBOptions.
 const (
 	DefaultMaxServices = 1024
 	DefaultMaxBackends = 65536
+	DefaultCTMax       = 262144
 )
 
 // WithDefaults returns o with its defaults filled in.
@@ -88,6 +148,18 @@ func (o LBOptions) WithDefaults() LBOptions {
 	}
 	if o.Maglev.TableSize == 0 {
 		o.Maglev.TableSize = maglev.DefaultTableSize
+	}
+	if o.CTMax <= 0 {
+		o.CTMax = DefaultCTMax
+	}
+	if o.CTTimeouts.TCP <= 0 {
+		o.CTTimeouts.TCP = 6 * time.Hour
+	}
+	if o.CTTimeouts.TCPClosing <= 0 {
+		o.CTTimeouts.TCPClosing = 10 * time.Second
+	}
+	if o.CTTimeouts.Other <= 0 {
+		o.CTTimeouts.Other = time.Minute
 	}
 	return o
 }
@@ -201,7 +273,11 @@ type LBState struct {
 	// ids numbers backend addresses (from 1), counted by reference.
 	ids   map[netip.AddrPort]uint32
 	addrs map[uint32]netip.AddrPort
-	refs  map[netip.AddrPort]int
+	// gens tells each backend from the others that had its id before: a
+	// tracked flow keeps its backend while its id has the same gen.
+	gens    map[uint32]uint32
+	nextGen uint32
+	refs    map[netip.AddrPort]int
 	next  uint32
 	free  []uint32
 	// released are ids no backend has any more that may still be read by
@@ -220,7 +296,8 @@ func NewLBState(opts LBOptions) (*LBState, error) {
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
 	return &LBState{opts: opts, builder: b, services: map[Frontend]Service{}, tables: map[Frontend][]uint32{},
-		ids: map[netip.AddrPort]uint32{}, addrs: map[uint32]netip.AddrPort{}, refs: map[netip.AddrPort]int{}, next: 1}, nil
+		ids: map[netip.AddrPort]uint32{}, addrs: map[uint32]netip.AddrPort{}, gens: map[uint32]uint32{},
+		refs: map[netip.AddrPort]int{}, next: 1}, nil
 }
 
 // Options are the state's options, defaults filled in.
@@ -246,6 +323,10 @@ func (st *LBState) BackendAddr(id uint32) (netip.AddrPort, bool) {
 	a, ok := st.addrs[id]
 	return a, ok
 }
+
+// BackendGen returns the generation of the backend that has id: it
+// differs from that of every backend that had the id before.
+func (st *LBState) BackendGen(id uint32) uint32 { return st.gens[id] }
 
 // LBChange is what a batch changes: the services (with their new tables)
 // written, the frontends removed, and the backend ids that appeared or
@@ -345,7 +426,8 @@ func (st *LBState) Upsert(services []Service) (LBChange, error) {
 	}
 	// Apply.
 	for a, i := range ids {
-		st.ids[a], st.addrs[i] = i, a
+		st.nextGen++
+		st.ids[a], st.addrs[i], st.gens[i] = i, a, st.nextGen
 		ch.NewIDs = append(ch.NewIDs, i)
 	}
 	st.next, st.free = next, free
@@ -408,6 +490,7 @@ func (st *LBState) setRefs(refs map[netip.AddrPort]int) []uint32 {
 		if i, ok := st.ids[a]; ok {
 			delete(st.ids, a)
 			delete(st.addrs, i)
+			delete(st.gens, i)
 			st.released = append(st.released, i)
 			freed = append(freed, i)
 		}

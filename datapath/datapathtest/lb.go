@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -147,6 +148,75 @@ func RunLB(t *testing.T, newLB NewLB) {
 		_, out, err := l.RunPacket(frame)
 		require.NoError(t, err)
 		require.Equal(t, frame, out, "deleted: untouched")
+	})
+
+	t.Run("tracked flows keep their backend", func(t *testing.T) {
+		l := open(t, opts)
+		s := service(tcpFE, 1, 1, 1)
+		require.NoError(t, l.Upsert(s))
+		// A client for each backend.
+		clients := map[netip.AddrPort]netip.AddrPort{}
+		for i := 0; len(clients) < 3; i++ {
+			src := netip.AddrPortFrom(netip.MustParseAddr("192.168.3.3"), uint16(2000+i))
+			if b := ExpectedBackend(t, testCfg, s, src); clients[b] == (netip.AddrPort{}) {
+				clients[b] = src
+			}
+		}
+		send := func(src netip.AddrPort, flags byte) netip.AddrPort {
+			frame := Flow4(ProtoTCP, src, vip)
+			frame[14+20+13] = flags
+			frame = FillChecksums(frame)
+			verdict, out, err := l.RunPacket(frame)
+			require.NoError(t, err)
+			require.Equal(t, datapath.VerdictPass, verdict)
+			return frameDst(out)
+		}
+		for b, src := range clients {
+			require.Equal(t, b, send(src, 0x02))
+		}
+		// Drained, backs[0] keeps its flow and gets no new one.
+		drained := service(tcpFE, 0, 1, 1)
+		require.NoError(t, l.Upsert(drained))
+		require.Equal(t, backs[0], send(clients[backs[0]], 0x10))
+		fresh := netip.MustParseAddrPort("192.168.9.9:7777")
+		require.NotEqual(t, backs[0], send(fresh, 0x02))
+		// Removed, it loses it: the flow gets a backend of the table.
+		removed := datapath.Service{Frontend: tcpFE, Backends: drained.Backends[1:]}
+		require.NoError(t, l.Upsert(removed))
+		got := send(clients[backs[0]], 0x10)
+		require.Equal(t, ExpectedBackend(t, testCfg, removed, clients[backs[0]]), got)
+		c, err := l.Counters()
+		require.NoError(t, err)
+		require.Equal(t, datapath.LBCounters{Forwarded: 5, Established: 1}, c)
+
+		// Conntrack lists the flows; a FIN makes one closing.
+		require.Equal(t, backs[1], send(clients[backs[1]], 0x11)) // FIN, ACK
+		entries, err := l.Conntrack()
+		require.NoError(t, err)
+		require.Len(t, entries, 4)
+		var fin datapath.CTEntry
+		for _, e := range entries {
+			require.Equal(t, tcpFE, e.Frontend)
+			if e.Client == clients[backs[1]] {
+				fin = e
+			}
+		}
+		require.True(t, fin.Closing)
+		require.Equal(t, backs[1], fin.Backend)
+
+		// Expiry: the closing flow after 10 s idle, the others after 6 h.
+		n, err := l.ExpireConntrack(fin.LastSeen + 10*time.Second - time.Nanosecond)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		n, err = l.ExpireConntrack(fin.LastSeen + 10*time.Second + time.Millisecond)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		n, err = l.ExpireConntrack(l.Now() + 6*time.Hour + time.Second)
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		entries, err = l.Conntrack()
+		require.NoError(t, err)
+		require.Empty(t, entries)
 	})
 
 	t.Run("refused batches apply nothing", func(t *testing.T) {

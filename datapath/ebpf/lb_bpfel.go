@@ -13,11 +13,33 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type lbCt4Key struct {
+	_     structs.HostLayout
+	Saddr uint32
+	Vip   uint32
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
+type lbCtEntry struct {
+	_           structs.HostLayout
+	LastSeenNs  uint64
+	BackendId   uint32
+	BackendAddr uint32
+	BackendPort uint16
+	Closing     uint8
+	Pad         uint8
+	BackendGen  uint32
+}
+
 type lbLb4Backend struct {
 	_    structs.HostLayout
 	Addr uint32
 	Port uint16
 	Pad  uint16
+	Gen  uint32
 }
 
 type lbLb4Key struct {
@@ -44,6 +66,7 @@ type lbMaglevPair struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lbMapLb4Backends = "lb4_backends"
+	lbMapLb4Ct       = "lb4_ct"
 	lbMapLb4Services = "lb4_services"
 	lbMapLbMaglev    = "lb_maglev"
 	lbMapLbStats     = "lb_stats"
@@ -102,6 +125,7 @@ type lbProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbMapSpecs struct {
 	Lb4Backends *ebpf.MapSpec `ebpf:"lb4_backends"`
+	Lb4Ct       *ebpf.MapSpec `ebpf:"lb4_ct"`
 	Lb4Services *ebpf.MapSpec `ebpf:"lb4_services"`
 	LbMaglev    *ebpf.MapSpec `ebpf:"lb_maglev"`
 	LbStats     *ebpf.MapSpec `ebpf:"lb_stats"`
@@ -136,6 +160,7 @@ func (o *lbObjects) Close() error {
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbMaps struct {
 	Lb4Backends *ebpf.Map `ebpf:"lb4_backends"`
+	Lb4Ct       *ebpf.Map `ebpf:"lb4_ct"`
 	Lb4Services *ebpf.Map `ebpf:"lb4_services"`
 	LbMaglev    *ebpf.Map `ebpf:"lb_maglev"`
 	LbStats     *ebpf.Map `ebpf:"lb_stats"`
@@ -144,6 +169,7 @@ type lbMaps struct {
 func (m *lbMaps) Close() error {
 	return _LbClose(
 		m.Lb4Backends,
+		m.Lb4Ct,
 		m.Lb4Services,
 		m.LbMaglev,
 		m.LbStats,

@@ -4,12 +4,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/eniway/eniway/datapath"
+	"github.com/eniway/eniway/maglev"
 )
 
 // LoadBalancer is the XDP load balancer (see the package documentation).
@@ -56,6 +61,7 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 	spec.Maps["lb4_services"].MaxEntries = uint32(opts.MaxServices)
 	spec.Maps["lb4_backends"].MaxEntries = uint32(opts.MaxBackends + 1) // id 0 unused
 	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
+	spec.Maps["lb4_ct"].MaxEntries = uint32(opts.CTMax)
 	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4)); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
 	}
@@ -89,7 +95,7 @@ func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
 	}
 	for _, id := range ch.NewIDs {
 		a, _ := l.st.BackendAddr(id)
-		v := lbLb4Backend{Addr: ne32(a.Addr().As4()), Port: be16(a.Port())}
+		v := lbLb4Backend{Addr: ne32(a.Addr().As4()), Port: be16(a.Port()), Gen: l.st.BackendGen(id)}
 		if err := l.objs.Lb4Backends.Update(id, &v, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("datapath/ebpf: load balancer: backend %s: %w", a, err)
 		}
@@ -116,6 +122,17 @@ func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
 		}
 		l.region[f] = r
 	}
+	return l.clearBackends(ch.FreedIDs)
+}
+
+// clearBackends empties the backend entries of removed backends, so that
+// their tracked flows are given new ones.
+func (l *LoadBalancer) clearBackends(ids []uint32) error {
+	for _, id := range ids {
+		if err := l.objs.Lb4Backends.Update(id, &lbLb4Backend{}, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("datapath/ebpf: load balancer: clear backend %d: %w", id, err)
+		}
+	}
 	return nil
 }
 
@@ -137,7 +154,7 @@ func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
 		l.retired = append(l.retired, l.region[f])
 		delete(l.region, f)
 	}
-	return nil
+	return l.clearBackends(ch.FreedIDs)
 }
 
 // takeRegion returns a free table region, waiting for a grace period to
@@ -198,10 +215,78 @@ func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var c datapath.LBCounters
-	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments); err != nil {
+	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established); err != nil {
 		return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
 	}
 	return c, nil
+}
+
+// Now implements datapath.LoadBalancer: CLOCK_MONOTONIC, the clock of
+// bpf_ktime_get_ns.
+func (l *LoadBalancer) Now() time.Duration {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Duration(ts.Nano())
+}
+
+// Conntrack implements datapath.LoadBalancer.
+func (l *LoadBalancer) Conntrack() ([]datapath.CTEntry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []datapath.CTEntry
+	err := l.eachFlow(func(k lbCt4Key, e datapath.CTEntry) { out = append(out, e) })
+	slices.SortFunc(out, datapath.CompareCTEntry)
+	return out, err
+}
+
+// ExpireConntrack implements datapath.LoadBalancer.
+func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.st.Options().CTTimeouts
+	var expired []lbCt4Key
+	err := l.eachFlow(func(k lbCt4Key, e datapath.CTEntry) {
+		if e.LastSeen+t.Timeout(e.Frontend.Protocol, e.Closing) < now {
+			expired = append(expired, k)
+		}
+	})
+	n := 0
+	for _, k := range expired {
+		switch derr := l.objs.Lb4Ct.Delete(k); {
+		case derr == nil:
+			n++
+		case !errors.Is(derr, ebpf.ErrKeyNotExist):
+			err = errors.Join(err, derr)
+		}
+	}
+	if err != nil {
+		return n, fmt.Errorf("datapath/ebpf: load balancer conntrack: %w", err)
+	}
+	return n, nil
+}
+
+// eachFlow calls f with every tracked flow.
+func (l *LoadBalancer) eachFlow(f func(lbCt4Key, datapath.CTEntry)) error {
+	var k lbCt4Key
+	var v lbCtEntry
+	it := l.objs.Lb4Ct.Iterate()
+	for it.Next(&k, &v) {
+		f(k, datapath.CTEntry{
+			Client: netip.AddrPortFrom(addr4(k.Saddr), be16(k.Sport)),
+			Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(addr4(k.Vip), be16(k.Dport)),
+				Protocol: maglev.Protocol(k.Proto)},
+			Backend:  netip.AddrPortFrom(addr4(v.BackendAddr), be16(v.BackendPort)),
+			LastSeen: time.Duration(v.LastSeenNs),
+			Closing:  v.Closing != 0,
+		})
+	}
+	return it.Err()
+}
+
+func addr4(v uint32) netip.Addr {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
 }
 
 // RunPacket implements datapath.PacketRunner with BPF_PROG_TEST_RUN.

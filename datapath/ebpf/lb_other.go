@@ -2,7 +2,11 @@
 
 package ebpf
 
-import "github.com/eniway/eniway/datapath"
+import (
+	"time"
+
+	"github.com/eniway/eniway/datapath"
+)
 
 // LoadBalancer is the XDP load balancer; off Linux it cannot be created.
 type LoadBalancer struct{}
@@ -31,3 +35,12 @@ func (*LoadBalancer) RunPacket([]byte) (datapath.Verdict, []byte, error) {
 
 // Close implements datapath.LoadBalancer.
 func (*LoadBalancer) Close() error { return nil }
+
+// Conntrack implements datapath.LoadBalancer.
+func (*LoadBalancer) Conntrack() ([]datapath.CTEntry, error) { return nil, datapath.ErrNotSupported }
+
+// ExpireConntrack implements datapath.LoadBalancer.
+func (*LoadBalancer) ExpireConntrack(time.Duration) (int, error) { return 0, datapath.ErrNotSupported }
+
+// Now implements datapath.LoadBalancer.
+func (*LoadBalancer) Now() time.Duration { return 0 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/eniway/eniway/datapath"
 	"github.com/eniway/eniway/maglev"
@@ -17,7 +18,25 @@ type LoadBalancer struct {
 	mu       sync.Mutex
 	st       *datapath.LBState
 	counters datapath.LBCounters
+	ct       map[ctKey]ctEntry
+	clock    func() time.Duration
 }
+
+type ctKey struct {
+	client   netip.AddrPort
+	frontend datapath.Frontend
+}
+
+type ctEntry struct {
+	backend  netip.AddrPort
+	id       uint32
+	gen      uint32
+	lastSeen time.Duration
+	closing  bool
+}
+
+// start is the fake's monotonic clock's origin.
+var start = time.Now()
 
 var (
 	_ datapath.LoadBalancer = (*LoadBalancer)(nil)
@@ -30,7 +49,48 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LoadBalancer{st: st}, nil
+	return &LoadBalancer{st: st, ct: map[ctKey]ctEntry{}, clock: func() time.Duration { return time.Since(start) }}, nil
+}
+
+// SetClock replaces the monotonic clock flows are stamped with.
+func (l *LoadBalancer) SetClock(now func() time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.clock = now
+}
+
+// Now implements datapath.LoadBalancer.
+func (l *LoadBalancer) Now() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.clock()
+}
+
+// Conntrack implements datapath.LoadBalancer.
+func (l *LoadBalancer) Conntrack() ([]datapath.CTEntry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]datapath.CTEntry, 0, len(l.ct))
+	for k, e := range l.ct {
+		out = append(out, datapath.CTEntry{Client: k.client, Frontend: k.frontend, Backend: e.backend, LastSeen: e.lastSeen, Closing: e.closing})
+	}
+	slices.SortFunc(out, datapath.CompareCTEntry)
+	return out, nil
+}
+
+// ExpireConntrack implements datapath.LoadBalancer.
+func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.st.Options().CTTimeouts
+	n := 0
+	for k, e := range l.ct {
+		if e.lastSeen+t.Timeout(k.frontend.Protocol, e.closing) < now {
+			delete(l.ct, k)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Upsert implements datapath.LoadBalancer.
@@ -104,16 +164,35 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 	if !ok {
 		return pass(&l.counters.Passed)
 	}
-	if len(table) == 0 {
-		l.counters.NoBackend++
-		return datapath.VerdictDrop, out, nil
+	closing := ip[9] == 6 && l4[13]&0x05 != 0 // FIN or RST
+	now := l.clock()
+	key := ctKey{client: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(l4[0:2])), frontend: f}
+	counter := &l.counters.Established
+	var be netip.AddrPort
+	if e, ok := l.ct[key]; ok {
+		// The backend must still be the one the flow was given.
+		if a, ok := l.st.BackendAddr(e.id); ok && l.st.BackendGen(e.id) == e.gen {
+			be = a
+			e.lastSeen = now
+			e.closing = e.closing || closing
+			l.ct[key] = e
+		}
 	}
-	flow := maglev.Flow{Src: netip.AddrFrom4([4]byte(ip[12:16])), SrcPort: binary.BigEndian.Uint16(l4[0:2]), DstPort: dport, Proto: ip[9]}
-	id, _ := maglev.Lookup(table, l.st.Seed(), flow)
-	be, ok := l.st.BackendAddr(id)
-	if !ok {
-		l.counters.NoBackend++
-		return datapath.VerdictDrop, out, nil
+	if !be.IsValid() {
+		if len(table) == 0 {
+			l.counters.NoBackend++
+			return datapath.VerdictDrop, out, nil
+		}
+		flow := maglev.Flow{Src: key.client.Addr(), SrcPort: key.client.Port(), DstPort: dport, Proto: ip[9]}
+		id, _ := maglev.Lookup(table, l.st.Seed(), flow)
+		a, ok := l.st.BackendAddr(id)
+		if !ok {
+			l.counters.NoBackend++
+			return datapath.VerdictDrop, out, nil
+		}
+		be = a
+		l.track(key, ctEntry{backend: a, id: id, gen: l.st.BackendGen(id), lastSeen: now, closing: closing})
+		counter = &l.counters.Forwarded
 	}
 	oldAddr, oldPort := native32(ip[16:20]), native16(l4[2:4])
 	newAddr4 := be.Addr().As4()
@@ -136,8 +215,24 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 			putNative16(l4[6:8], c)
 		}
 	}
-	l.counters.Forwarded++
+	*counter++
 	return datapath.VerdictPass, out, nil
+}
+
+// track records a flow, making room by dropping the least recently seen
+// when the table is full (the kernel's LRU map approximates this).
+func (l *LoadBalancer) track(k ctKey, e ctEntry) {
+	if _, ok := l.ct[k]; !ok && len(l.ct) >= l.st.Options().CTMax {
+		var oldest ctKey
+		first := true
+		for ok, oe := range l.ct {
+			if first || oe.lastSeen < l.ct[oldest].lastSeen {
+				oldest, first = ok, false
+			}
+		}
+		delete(l.ct, oldest)
+	}
+	l.ct[k] = e
 }
 
 // native32 and native16 read memory as the BPF program does on a

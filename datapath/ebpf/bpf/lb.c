@@ -43,6 +43,8 @@ struct lb4_backend {
 	__be32 addr;
 	__be16 port;
 	__u16 pad;
+	// gen tells this backend from others that had its id before.
+	__u32 gen;
 };
 
 struct {
@@ -74,12 +76,44 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 } lb_maglev SEC(".maps");
 
+// Connection tracking: a flow (client address and port, frontend,
+// protocol) keeps the backend it was given, for as long as that backend
+// exists, whatever the service's table says since (a drained backend,
+// weight 0, keeps its flows). User space expires entries by their last
+// packet; the LRU map evicts the oldest when it is full.
+struct ct4_key {
+	__be32 saddr;
+	__be32 vip;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct ct_entry {
+	__u64 last_seen_ns; // bpf_ktime_get_ns of the last packet
+	__u32 backend_id;
+	__be32 backend_addr; // the backend the id stood for
+	__be16 backend_port;
+	__u8 closing; // a TCP FIN or RST was seen
+	__u8 pad;
+	__u32 backend_gen; // lb4_backend.gen of the backend
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct ct4_key);
+	__type(value, struct ct_entry);
+	__uint(max_entries, 1);
+} lb4_ct SEC(".maps");
+
 enum {
 	LB_PASS = 0,      // not for a service (or not parsed): passed untouched
-	LB_FORWARD = 1,   // sent to a backend
+	LB_FORWARD = 1,   // sent to a backend, a new flow
 	LB_NO_BACKEND = 2, // for a service without backends: dropped
 	LB_FRAGMENT = 3,  // an IPv4 fragment: passed untouched
-	LB_COUNTERS = 4,
+	LB_ESTABLISHED = 4, // sent to a backend, a tracked flow
+	LB_COUNTERS = 5,
 };
 
 COUNTERS(lb_stats, LB_COUNTERS);
@@ -147,20 +181,50 @@ int xdp_lb(struct xdp_md *ctx)
 	struct lb_service *svc = bpf_map_lookup_elem(&lb4_services, &key);
 	if (!svc)
 		return lb_count(LB_PASS, XDP_PASS);
-	if (svc->backends == 0)
-		return lb_count(LB_NO_BACKEND, XDP_DROP);
 
-	// Cilium's flow hash: jhash_3words(saddr, both ports as one word, protocol).
-	__u32 hash = jhash_3words(ip->saddr, *(__u32 *)ports, ip->protocol, flow_seed4);
-	__u32 slot = svc->region * table_size + hash % table_size;
-	__u32 pair = slot >> 1;
-	struct maglev_pair *pr = bpf_map_lookup_elem(&lb_maglev, &pair);
-	if (!pr)
-		return lb_count(LB_PASS, XDP_PASS);
-	__u32 id = pr->id[slot & 1];
-	struct lb4_backend *be = bpf_map_lookup_elem(&lb4_backends, &id);
-	if (!be || be->addr == 0)
-		return lb_count(LB_NO_BACKEND, XDP_DROP);
+	__u8 closing = 0;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)ports;
+		if ((void *)(tcp + 1) > end)
+			return lb_count(LB_PASS, XDP_PASS); // cannot happen: checked above
+		closing = tcp->fin || tcp->rst;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	struct ct4_key ck = {.saddr = ip->saddr, .vip = ip->daddr, .sport = ports[0], .dport = ports[1], .proto = ip->protocol};
+	struct lb4_backend *be = 0;
+	__u32 counter = LB_ESTABLISHED;
+	struct ct_entry *ct = bpf_map_lookup_elem(&lb4_ct, &ck);
+	if (ct) {
+		__u32 id = ct->backend_id;
+		be = bpf_map_lookup_elem(&lb4_backends, &id);
+		// The backend must still be the one the flow was given.
+		if (be && (be->gen != ct->backend_gen || be->addr == 0))
+			be = 0;
+		if (be) {
+			ct->last_seen_ns = now;
+			if (closing)
+				ct->closing = 1;
+		}
+	}
+	if (!be) {
+		if (svc->backends == 0)
+			return lb_count(LB_NO_BACKEND, XDP_DROP);
+		// Cilium's flow hash: jhash_3words(saddr, both ports as one word, protocol).
+		__u32 hash = jhash_3words(ip->saddr, *(__u32 *)ports, ip->protocol, flow_seed4);
+		__u32 slot = svc->region * table_size + hash % table_size;
+		__u32 pair = slot >> 1;
+		struct maglev_pair *pr = bpf_map_lookup_elem(&lb_maglev, &pair);
+		if (!pr)
+			return lb_count(LB_PASS, XDP_PASS);
+		__u32 id = pr->id[slot & 1];
+		be = bpf_map_lookup_elem(&lb4_backends, &id);
+		if (!be || be->addr == 0)
+			return lb_count(LB_NO_BACKEND, XDP_DROP);
+		struct ct_entry e = {.last_seen_ns = now, .backend_id = id, .backend_addr = be->addr,
+				     .backend_port = be->port, .closing = closing, .backend_gen = be->gen};
+		bpf_map_update_elem(&lb4_ct, &ck, &e, BPF_ANY);
+		counter = LB_FORWARD;
+	}
 
 	__be32 old_addr = ip->daddr;
 	__be16 old_port = ports[1];
@@ -183,7 +247,7 @@ int xdp_lb(struct xdp_md *ctx)
 			udp->check = c ? c : 0xffff;
 		}
 	}
-	return lb_count(LB_FORWARD, XDP_PASS);
+	return lb_count(counter, XDP_PASS);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";
