@@ -278,8 +278,8 @@ type LBState struct {
 	gens    map[uint32]uint32
 	nextGen uint32
 	refs    map[netip.AddrPort]int
-	next  uint32
-	free  []uint32
+	next    uint32
+	free    []uint32
 	// released are ids no backend has any more that may still be read by
 	// packets through old tables: free once Release says so.
 	released []uint32
