@@ -154,7 +154,34 @@ func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
 		l.retired = append(l.retired, l.region[f])
 		delete(l.region, f)
 	}
+	if err := l.purgeFlows(ch.Removed); err != nil {
+		return err
+	}
 	return l.clearBackends(ch.FreedIDs)
+}
+
+// purgeFlows removes the tracked flows of deleted services: the program
+// looks at a tracked flow's service no more.
+func (l *LoadBalancer) purgeFlows(frontends []datapath.Frontend) error {
+	gone := map[datapath.Frontend]bool{}
+	for _, f := range frontends {
+		gone[f] = true
+	}
+	var keys []lbCt4Key
+	err := l.eachFlow(func(k lbCt4Key, e datapath.CTEntry) {
+		if gone[e.Frontend] {
+			keys = append(keys, k)
+		}
+	})
+	for _, k := range keys {
+		if derr := l.objs.Lb4Ct.Delete(k); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
+			err = errors.Join(err, derr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("datapath/ebpf: load balancer: remove the flows of deleted services: %w", err)
+	}
+	return nil
 }
 
 // takeRegion returns a free table region, waiting for a grace period to

@@ -106,8 +106,15 @@ func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
 func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err := l.st.Delete(frontends)
+	ch, err := l.st.Delete(frontends)
 	l.st.Release()
+	for _, f := range ch.Removed {
+		for k := range l.ct {
+			if k.frontend == f {
+				delete(l.ct, k)
+			}
+		}
+	}
 	return err
 }
 
@@ -160,25 +167,28 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 	dst := netip.AddrFrom4([4]byte(ip[16:20]))
 	dport := binary.BigEndian.Uint16(l4[2:4])
 	f := datapath.Frontend{Addr: netip.AddrPortFrom(dst, dport), Protocol: maglev.Protocol(ip[9])}
-	_, table, ok := l.st.Service(f)
-	if !ok {
-		return pass(&l.counters.Passed)
-	}
 	closing := ip[9] == 6 && l4[13]&0x05 != 0 // FIN or RST
 	now := l.clock()
 	key := ctKey{client: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(l4[0:2])), frontend: f}
 	counter := &l.counters.Established
 	var be netip.AddrPort
+	// A tracked flow first; the service is not looked at.
 	if e, ok := l.ct[key]; ok {
 		// The backend must still be the one the flow was given.
 		if a, ok := l.st.BackendAddr(e.id); ok && l.st.BackendGen(e.id) == e.gen {
 			be = a
-			e.lastSeen = now
+			if now-e.lastSeen > time.Second {
+				e.lastSeen = now
+			}
 			e.closing = e.closing || closing
 			l.ct[key] = e
 		}
 	}
 	if !be.IsValid() {
+		_, table, ok := l.st.Service(f)
+		if !ok {
+			return pass(&l.counters.Passed)
+		}
 		if len(table) == 0 {
 			l.counters.NoBackend++
 			return datapath.VerdictDrop, out, nil

@@ -91,7 +91,7 @@ struct ct4_key {
 };
 
 struct ct_entry {
-	__u64 last_seen_ns; // bpf_ktime_get_ns of the last packet
+	__u64 last_seen_ns; // bpf_ktime_get_coarse_ns of the last packet, to a second
 	__u32 backend_id;
 	__be32 backend_addr; // the backend the id stood for
 	__be16 backend_port;
@@ -177,11 +177,6 @@ int xdp_lb(struct xdp_md *ctx)
 	if ((void *)ports + l4len > end)
 		return lb_count(LB_PASS, XDP_PASS);
 
-	struct lb4_key key = {.vip = ip->daddr, .port = ports[1], .proto = ip->protocol};
-	struct lb_service *svc = bpf_map_lookup_elem(&lb4_services, &key);
-	if (!svc)
-		return lb_count(LB_PASS, XDP_PASS);
-
 	__u8 closing = 0;
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *tcp = (void *)ports;
@@ -189,7 +184,11 @@ int xdp_lb(struct xdp_md *ctx)
 			return lb_count(LB_PASS, XDP_PASS); // cannot happen: checked above
 		closing = tcp->fin || tcp->rst;
 	}
-	__u64 now = bpf_ktime_get_ns();
+	// A tracked flow first: one lookup, and the service is not looked at
+	// (deleting a service removes its flows).
+	// The coarse clock (a tick's resolution) is enough for timeouts of
+	// seconds, and cheaper.
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct ct4_key ck = {.saddr = ip->saddr, .vip = ip->daddr, .sport = ports[0], .dport = ports[1], .proto = ip->protocol};
 	struct lb4_backend *be = 0;
 	__u32 counter = LB_ESTABLISHED;
@@ -201,12 +200,19 @@ int xdp_lb(struct xdp_md *ctx)
 		if (be && (be->gen != ct->backend_gen || be->addr == 0))
 			be = 0;
 		if (be) {
-			ct->last_seen_ns = now;
-			if (closing)
+			// A write a second at most: the entry's cache line stays
+			// clean under a stream of packets.
+			if (now - ct->last_seen_ns > 1000000000ULL)
+				ct->last_seen_ns = now;
+			if (closing && !ct->closing)
 				ct->closing = 1;
 		}
 	}
 	if (!be) {
+		struct lb4_key key = {.vip = ip->daddr, .port = ports[1], .proto = ip->protocol};
+		struct lb_service *svc = bpf_map_lookup_elem(&lb4_services, &key);
+		if (!svc)
+			return lb_count(LB_PASS, XDP_PASS);
 		if (svc->backends == 0)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
 		// Cilium's flow hash: jhash_3words(saddr, both ports as one word, protocol).
