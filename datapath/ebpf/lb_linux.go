@@ -52,19 +52,12 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 		return nil, err
 	}
 	opts = st.Options()
-	spec, err := loadLb()
+	spec, err := lbSpec(st)
 	if err != nil {
-		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+		return nil, err
 	}
 	m := opts.Maglev.TableSize
 	regions := opts.MaxServices + spareRegions(opts.MaxServices)
-	spec.Maps["lb4_services"].MaxEntries = uint32(opts.MaxServices)
-	spec.Maps["lb4_backends"].MaxEntries = uint32(opts.MaxBackends + 1) // id 0 unused
-	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
-	spec.Maps["lb4_ct"].MaxEntries = uint32(opts.CTMax)
-	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4)); err != nil {
-		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
-	}
 	l := &LoadBalancer{st: st, m: m, region: map[datapath.Frontend]uint32{}}
 	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load load balancer: %w", err)
@@ -79,6 +72,25 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 		l.free = append(l.free, uint32(r))
 	}
 	return l, nil
+}
+
+// lbSpec is the load balancer's collection spec sized by st's options.
+func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
+	opts := st.Options()
+	spec, err := loadLb()
+	if err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+	}
+	m := opts.Maglev.TableSize
+	regions := opts.MaxServices + spareRegions(opts.MaxServices)
+	spec.Maps["lb4_services"].MaxEntries = uint32(opts.MaxServices)
+	spec.Maps["lb4_backends"].MaxEntries = uint32(opts.MaxBackends + 1) // id 0 unused
+	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
+	spec.Maps["lb4_ct"].MaxEntries = uint32(opts.CTMax)
+	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4)); err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+	}
+	return spec, nil
 }
 
 // Upsert implements datapath.LoadBalancer.
@@ -353,3 +365,20 @@ func ne32(a [4]byte) uint32 { return binary.LittleEndian.Uint32(a[:]) }
 
 // be16 is v as the program reads a network-order 16-bit field.
 func be16(v uint16) uint16 { return v>>8 | v<<8 }
+
+// MapMemlock returns what the kernel says each map of the load balancer
+// allocated, by map name.
+func (l *LoadBalancer) MapMemlock() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for name, m := range map[string]*ebpf.Map{"lb4_services": l.objs.Lb4Services, "lb4_backends": l.objs.Lb4Backends,
+		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb_stats": l.objs.LbStats} {
+		info, err := m.Info()
+		if err != nil {
+			return nil, fmt.Errorf("datapath/ebpf: load balancer: %s: %w", name, err)
+		}
+		if n, ok := info.Memlock(); ok {
+			out[name] = n
+		}
+	}
+	return out, nil
+}

@@ -54,15 +54,11 @@ var (
 // NewPrefilter loads the prefilter's program and maps, with an empty deny
 // list at revision 0. It needs CAP_BPF (or root).
 func NewPrefilter(opts datapath.PrefilterOptions) (*Prefilter, error) {
-	spec, err := loadPrefilter()
+	spec, err := prefilterSpec(opts)
 	if err != nil {
-		return nil, fmt.Errorf("datapath/ebpf: prefilter: %w", err)
+		return nil, err
 	}
 	max := opts.Max()
-	for _, name := range []string{"deny_v4_0", "deny_v4_1", "deny_v6_0", "deny_v6_1"} {
-		spec.Maps[name].MaxEntries = uint32(max)
-	}
-	spec.Maps["prefilter_events"].MaxEntries = uint32(opts.Events())
 	p := &Prefilter{max: max, pinPath: opts.PinPath, list: datapath.NewPrefixSet(), links: map[int]link.Link{}}
 	p.held = [2]*datapath.PrefixSet{datapath.NewPrefixSet(), datapath.NewPrefixSet()}
 	var copts ebpf.CollectionOptions
@@ -115,6 +111,19 @@ func NewPrefilter(opts datapath.PrefilterOptions) (*Prefilter, error) {
 const globalsSection = ".bss"
 
 func (p *Prefilter) globalsPin() string { return filepath.Join(p.pinPath, "prefilter_state") }
+
+// prefilterSpec is the prefilter's collection spec sized by opts.
+func prefilterSpec(opts datapath.PrefilterOptions) (*ebpf.CollectionSpec, error) {
+	spec, err := loadPrefilter()
+	if err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: prefilter: %w", err)
+	}
+	for _, name := range []string{"deny_v4_0", "deny_v4_1", "deny_v6_0", "deny_v6_1"} {
+		spec.Maps[name].MaxEntries = uint32(opts.Max())
+	}
+	spec.Maps["prefilter_events"].MaxEntries = uint32(opts.Events())
+	return spec, nil
+}
 
 // recover reads the state of pinned maps: what each trie holds, which one
 // packets read, and the revision.
