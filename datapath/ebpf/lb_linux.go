@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/eniway/eniway/datapath"
@@ -31,6 +32,7 @@ type LoadBalancer struct {
 	retired []uint32
 	// Grace periods waited for, for the tests and benchmarks.
 	graces int
+	links  map[int]link.Link
 	closed bool
 }
 
@@ -58,7 +60,7 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 	}
 	m := opts.Maglev.TableSize
 	regions := opts.MaxServices + spareRegions(opts.MaxServices)
-	l := &LoadBalancer{st: st, m: m, region: map[datapath.Frontend]uint32{}}
+	l := &LoadBalancer{st: st, m: m, region: map[datapath.Frontend]uint32{}, links: map[int]link.Link{}}
 	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load load balancer: %w", err)
 	}
@@ -339,6 +341,38 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 	return datapath.Verdict(ret), opts.DataOut, nil
 }
 
+// Attach attaches the load balancer to the interface ifindex (of the
+// calling thread's network namespace) through a bpf_link, and returns the
+// XDP mode it runs in.
+func (l *LoadBalancer) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return mode, errLBClosed
+	}
+	if _, ok := l.links[ifindex]; ok {
+		return mode, fmt.Errorf("datapath/ebpf: load balancer: interface %d: already attached", ifindex)
+	}
+	lk, used, err := attachXDP(l.objs.XdpLb, ifindex, mode)
+	if err != nil {
+		return used, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+	}
+	l.links[ifindex] = lk
+	return used, nil
+}
+
+// Detach detaches the load balancer from the interface ifindex.
+func (l *LoadBalancer) Detach(ifindex int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lk, ok := l.links[ifindex]
+	if !ok {
+		return fmt.Errorf("datapath/ebpf: load balancer: interface %d: not attached", ifindex)
+	}
+	delete(l.links, ifindex)
+	return lk.Close()
+}
+
 // Program is the load balancer's XDP program, for benchmarks.
 func (l *LoadBalancer) Program() *ebpf.Program { return l.objs.XdpLb }
 
@@ -351,7 +385,13 @@ func (l *LoadBalancer) Close() error {
 	}
 	l.closed = true
 	l.tables = nil
-	return l.objs.Close()
+	var errs []error
+	for ifindex, lk := range l.links {
+		if err := lk.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach from interface %d: %w", ifindex, err))
+		}
+	}
+	return errors.Join(append(errs, l.objs.Close())...)
 }
 
 var errLBClosed = errors.New("datapath/ebpf: load balancer closed")

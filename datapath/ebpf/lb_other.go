@@ -44,3 +44,11 @@ func (*LoadBalancer) ExpireConntrack(time.Duration) (int, error) { return 0, dat
 
 // Now implements datapath.LoadBalancer.
 func (*LoadBalancer) Now() time.Duration { return 0 }
+
+// Attach returns datapath.ErrNotSupported off Linux.
+func (*LoadBalancer) Attach(int, datapath.XDPMode) (datapath.XDPMode, error) {
+	return 0, datapath.ErrNotSupported
+}
+
+// Detach returns datapath.ErrNotSupported off Linux.
+func (*LoadBalancer) Detach(int) error { return datapath.ErrNotSupported }

@@ -288,13 +288,6 @@ func (p *Prefilter) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode
 	if _, ok := p.links[ifindex]; ok {
 		return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: already attached", ifindex)
 	}
-	attach := func(m datapath.XDPMode) (link.Link, error) {
-		flags := link.XDPDriverMode
-		if m == datapath.XDPModeGeneric {
-			flags = link.XDPGenericMode
-		}
-		return link.AttachXDP(link.XDPOptions{Program: p.objs.XdpPrefilter, Interface: ifindex, Flags: flags})
-	}
 	if p.pinPath != "" {
 		if l, err := link.LoadPinnedLink(p.linkPin(ifindex), nil); err == nil {
 			// A link left by an earlier prefilter: replace its program in
@@ -308,6 +301,31 @@ func (p *Prefilter) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: load the pinned link: %w", ifindex, err)
 		}
+	}
+	l, used, err := attachXDP(p.objs.XdpPrefilter, ifindex, mode)
+	if err != nil {
+		return used, fmt.Errorf("datapath/ebpf: prefilter: %w", err)
+	}
+	if p.pinPath != "" {
+		if err := l.Pin(p.linkPin(ifindex)); err != nil {
+			_ = l.Close()
+			return used, fmt.Errorf("datapath/ebpf: prefilter: interface %d: pin the link: %w", ifindex, err)
+		}
+	}
+	p.links[ifindex] = l
+	return used, nil
+}
+
+// attachXDP attaches prog to the interface ifindex through a bpf_link in
+// mode (with XDPModeAuto, native if the driver takes it, generic
+// otherwise) and returns the link and the mode used.
+func attachXDP(prog *ebpf.Program, ifindex int, mode datapath.XDPMode) (link.Link, datapath.XDPMode, error) {
+	attach := func(m datapath.XDPMode) (link.Link, error) {
+		flags := link.XDPDriverMode
+		if m == datapath.XDPModeGeneric {
+			flags = link.XDPGenericMode
+		}
+		return link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: flags})
 	}
 	used := mode
 	if mode == datapath.XDPModeAuto {
@@ -324,16 +342,9 @@ func (p *Prefilter) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode
 		}
 	}
 	if err != nil {
-		return used, fmt.Errorf("datapath/ebpf: prefilter: attach to interface %d (%s): %w", ifindex, mode, err)
+		return nil, used, fmt.Errorf("attach to interface %d (%s): %w", ifindex, mode, err)
 	}
-	if p.pinPath != "" {
-		if err := l.Pin(p.linkPin(ifindex)); err != nil {
-			_ = l.Close()
-			return used, fmt.Errorf("datapath/ebpf: prefilter: interface %d: pin the link: %w", ifindex, err)
-		}
-	}
-	p.links[ifindex] = l
-	return used, nil
+	return l, used, nil
 }
 
 func (p *Prefilter) linkPin(ifindex int) string {

@@ -1,0 +1,130 @@
+package ebpf_test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+
+	"github.com/eniway/eniway/datapath"
+	"github.com/eniway/eniway/datapath/datapathtest"
+	"github.com/eniway/eniway/internal/testutils"
+	"github.com/eniway/eniway/maglev"
+)
+
+// vethPair adds a veth pair between a (name an, address aa) and b (bn, ba),
+// both /24, and brings both ends up; it returns b's end's index.
+func vethPair(t *testing.T, a, b *testutils.NetNS, an, bn string, aa, ba netip.Addr) int {
+	t.Helper()
+	ha, hb := a.NetlinkHandle(t), b.NetlinkHandle(t)
+	require.NoError(t, ha.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: an}, PeerName: bn, PeerNamespace: netlink.NsFd(b.FD())}))
+	index := 0
+	for _, side := range []struct {
+		h    *netlink.Handle
+		name string
+		addr netip.Addr
+	}{{ha, an, aa}, {hb, bn, ba}} {
+		l, err := side.h.LinkByName(side.name)
+		require.NoError(t, err)
+		require.NoError(t, side.h.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: side.addr.AsSlice(), Mask: net.CIDRMask(24, 32)}}))
+		require.NoError(t, side.h.LinkSetUp(l))
+		index = l.Attrs().Index
+	}
+	return index
+}
+
+// TestLBOnVeth sends UDP from a client namespace to a service VIP through
+// a router namespace whose client-facing interface runs the XDP load
+// balancer: each flow arrives at the backend, in a third namespace, that
+// the service's Maglev table gives it.
+func TestLBOnVeth(t *testing.T) {
+	l := newLB(t, datapath.LBOptions{MaxServices: 4})
+	defer func() { require.NoError(t, l.Close()) }()
+	client, router, backend := testutils.NewNetNS(t), testutils.NewNetNS(t), testutils.NewNetNS(t)
+	lbIndex := vethPair(t, client, router, "lb-c", "lb-r1", netip.MustParseAddr("10.81.1.1"), netip.MustParseAddr("10.81.1.2"))
+	vethPair(t, backend, router, "lb-b", "lb-r2", netip.MustParseAddr("10.81.2.10"), netip.MustParseAddr("10.81.2.1"))
+	hb := backend.NetlinkHandle(t)
+	bl, err := hb.LinkByName("lb-b")
+	require.NoError(t, err)
+	require.NoError(t, hb.AddrAdd(bl, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP{10, 81, 2, 11}, Mask: net.CIDRMask(24, 32)}}))
+	for ns, gw := range map[*testutils.NetNS]netip.Addr{client: netip.MustParseAddr("10.81.1.2"), backend: netip.MustParseAddr("10.81.2.1")} {
+		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
+	}
+	require.NoError(t, router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+
+	vip := netip.MustParseAddrPort("10.96.0.10:53")
+	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolUDP}, Backends: []datapath.LBBackend{
+		{Addr: netip.MustParseAddrPort("10.81.2.10:5353"), Weight: 1}, {Addr: netip.MustParseAddrPort("10.81.2.11:5353"), Weight: 1}}}
+	require.NoError(t, l.Upsert(svc))
+	var mode datapath.XDPMode
+	require.NoError(t, router.Do(func() error {
+		var err error
+		mode, err = l.Attach(lbIndex, datapath.XDPModeAuto)
+		return err
+	}))
+	require.Equal(t, datapath.XDPModeNative, mode)
+
+	// A UDP server on each backend address, reporting what it got.
+	type got struct {
+		backend netip.AddrPort
+		from    netip.AddrPort
+	}
+	received := make(chan got, 100)
+	for _, b := range svc.Backends {
+		var c *net.UDPConn
+		require.NoError(t, backend.Do(func() error {
+			var err error
+			c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(b.Addr))
+			return err
+		}))
+		defer c.Close()
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				_, from, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					return
+				}
+				received <- got{backend: b.Addr, from: from}
+			}
+		}()
+	}
+
+	const flows = 20
+	want := map[netip.AddrPort]netip.AddrPort{}
+	require.NoError(t, client.Do(func() error {
+		for i := range flows {
+			src := netip.AddrPortFrom(netip.MustParseAddr("10.81.1.1"), uint16(20000+i))
+			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(src), net.UDPAddrFromAddrPort(vip))
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(c, "flow %d", i)
+			c.Close()
+			if err != nil {
+				return err
+			}
+			want[src] = datapathtest.ExpectedBackend(t, maglev.Config{}, svc, src)
+		}
+		return nil
+	}))
+	per := map[netip.AddrPort]int{}
+	for range flows {
+		select {
+		case g := <-received:
+			require.Equal(t, want[g.from], g.backend, "flow from %s", g.from)
+			per[g.backend]++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d datagrams arrived", len(per), flows)
+		}
+	}
+	require.Len(t, per, 2, "both backends get flows")
+	c, err := l.Counters()
+	require.NoError(t, err)
+	require.Equal(t, uint64(flows), c.Forwarded)
+}
