@@ -113,6 +113,8 @@ type LBCounters struct {
 	Fragments uint64
 	// Established: sent to the backend of a tracked flow.
 	Established uint64
+	// Replies: backends' replies given the frontend as their source.
+	Replies uint64
 }
 
 // LBOptions configure a load balancer.
@@ -260,6 +262,13 @@ func MaglevBackends(s Service, id func(netip.AddrPort) uint32) []maglev.Backend 
 // returns its verdict and the packet as the program left it.
 type PacketRunner interface {
 	RunPacket(frame []byte) (Verdict, []byte, error)
+}
+
+// ReplyRunner runs the load balancer's reply program (reverse NAT: a
+// backend's reply to a client gets the frontend as its source) on one
+// packet.
+type ReplyRunner interface {
+	RunReplyPacket(frame []byte) (Verdict, []byte, error)
 }
 
 // LBState is a load balancer's services and their Maglev tables, as both

@@ -17,6 +17,7 @@ import (
 type LBBackend interface {
 	datapath.LoadBalancer
 	datapath.PacketRunner
+	datapath.ReplyRunner
 }
 
 // NewLB makes a fresh load balancer of the backend under test; the suite
@@ -219,6 +220,46 @@ func RunLB(t *testing.T, newLB NewLB) {
 		require.Empty(t, entries)
 	})
 
+	t.Run("replies get the frontend back", func(t *testing.T) {
+		l := open(t, opts)
+		s := service(udpFE, 1, 1, 1)
+		require.NoError(t, l.Upsert(s, service(tcpFE, 1, 1)))
+		for i, fe := range []datapath.Frontend{udpFE, tcpFE} {
+			src := netip.AddrPortFrom(netip.MustParseAddr("192.168.5.5"), uint16(3000+i))
+			_, out, err := l.RunPacket(Flow4(uint8(fe.Protocol), src, fe.Addr))
+			require.NoError(t, err)
+			b := frameDst(out)
+			reply := Flow4(uint8(fe.Protocol), b, src)
+			verdict, got, err := l.RunReplyPacket(reply)
+			require.NoError(t, err)
+			require.Equal(t, datapath.VerdictPass, verdict)
+			require.Equal(t, fe.Addr, frameSrc(got), "the reply comes from the frontend")
+			require.Equal(t, src, frameDst(got))
+			require.True(t, ChecksumsValid(got))
+		}
+		// A reply of no flow, and from another port of the backend, pass
+		// untouched.
+		for _, frame := range [][]byte{
+			Flow4(ProtoUDP, netip.MustParseAddrPort("10.0.1.1:8080"), netip.MustParseAddrPort("192.168.5.6:3000")),
+			Flow4(ProtoUDP, netip.MustParseAddrPort("10.0.1.1:8081"), netip.MustParseAddrPort("192.168.5.5:3000")),
+		} {
+			_, got, err := l.RunReplyPacket(frame)
+			require.NoError(t, err)
+			require.Equal(t, frame, got)
+		}
+		c, err := l.Counters()
+		require.NoError(t, err)
+		require.Equal(t, uint64(2), c.Replies)
+		// Expired, the flow's replies pass untouched.
+		_, err = l.ExpireConntrack(l.Now() + 7*time.Hour)
+		require.NoError(t, err)
+		src := netip.MustParseAddrPort("192.168.5.5:3000")
+		reply := Flow4(ProtoUDP, ExpectedBackend(t, testCfg, s, src), src)
+		_, got, err := l.RunReplyPacket(reply)
+		require.NoError(t, err)
+		require.Equal(t, reply, got)
+	})
+
 	t.Run("refused batches apply nothing", func(t *testing.T) {
 		l := open(t, datapath.LBOptions{MaxServices: 2, MaxBackends: 3, Maglev: testCfg})
 		require.NoError(t, l.Upsert(service(tcpFE, 1, 1)))
@@ -253,6 +294,13 @@ func RunLB(t *testing.T, newLB NewLB) {
 		require.NoError(t, err)
 		require.Equal(t, ExpectedBackend(t, testCfg, service(tcpFE, 1, 1), src), frameDst(out))
 	})
+}
+
+// frameSrc is the source of an untagged IPv4 TCP or UDP frame.
+func frameSrc(frame []byte) netip.AddrPort {
+	ip := frame[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(ip[ihl:ihl+2]))
 }
 
 // frameDst is the destination of an untagged IPv4 TCP or UDP frame.

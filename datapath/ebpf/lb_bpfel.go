@@ -61,16 +61,35 @@ type lbMaglevPair struct {
 	Id [2]uint32
 }
 
+type lbRev4Key struct {
+	_       structs.HostLayout
+	Client  uint32
+	Backend uint32
+	Cport   uint16
+	Bport   uint16
+	Proto   uint8
+	Pad     [3]uint8
+}
+
+type lbRev4Val struct {
+	_     structs.HostLayout
+	Vip   uint32
+	Vport uint16
+	Pad   uint16
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lbMapLb4Backends = "lb4_backends"
 	lbMapLb4Ct       = "lb4_ct"
+	lbMapLb4Rev      = "lb4_rev"
 	lbMapLb4Services = "lb4_services"
 	lbMapLbMaglev    = "lb_maglev"
 	lbMapLbStats     = "lb_stats"
 	lbProgXdpLb      = "xdp_lb"
+	lbProgXdpLbReply = "xdp_lb_reply"
 	lbVarFlowSeed4   = "flow_seed4"
 	lbVarTableSize   = "table_size"
 )
@@ -117,7 +136,8 @@ type lbSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbProgramSpecs struct {
-	XdpLb *ebpf.ProgramSpec `ebpf:"xdp_lb"`
+	XdpLb      *ebpf.ProgramSpec `ebpf:"xdp_lb"`
+	XdpLbReply *ebpf.ProgramSpec `ebpf:"xdp_lb_reply"`
 }
 
 // lbMapSpecs contains maps before they are loaded into the kernel.
@@ -126,6 +146,7 @@ type lbProgramSpecs struct {
 type lbMapSpecs struct {
 	Lb4Backends *ebpf.MapSpec `ebpf:"lb4_backends"`
 	Lb4Ct       *ebpf.MapSpec `ebpf:"lb4_ct"`
+	Lb4Rev      *ebpf.MapSpec `ebpf:"lb4_rev"`
 	Lb4Services *ebpf.MapSpec `ebpf:"lb4_services"`
 	LbMaglev    *ebpf.MapSpec `ebpf:"lb_maglev"`
 	LbStats     *ebpf.MapSpec `ebpf:"lb_stats"`
@@ -161,6 +182,7 @@ func (o *lbObjects) Close() error {
 type lbMaps struct {
 	Lb4Backends *ebpf.Map `ebpf:"lb4_backends"`
 	Lb4Ct       *ebpf.Map `ebpf:"lb4_ct"`
+	Lb4Rev      *ebpf.Map `ebpf:"lb4_rev"`
 	Lb4Services *ebpf.Map `ebpf:"lb4_services"`
 	LbMaglev    *ebpf.Map `ebpf:"lb_maglev"`
 	LbStats     *ebpf.Map `ebpf:"lb_stats"`
@@ -170,6 +192,7 @@ func (m *lbMaps) Close() error {
 	return _LbClose(
 		m.Lb4Backends,
 		m.Lb4Ct,
+		m.Lb4Rev,
 		m.Lb4Services,
 		m.LbMaglev,
 		m.LbStats,
@@ -188,12 +211,14 @@ type lbVariables struct {
 //
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbPrograms struct {
-	XdpLb *ebpf.Program `ebpf:"xdp_lb"`
+	XdpLb      *ebpf.Program `ebpf:"xdp_lb"`
+	XdpLbReply *ebpf.Program `ebpf:"xdp_lb_reply"`
 }
 
 func (p *lbPrograms) Close() error {
 	return _LbClose(
 		p.XdpLb,
+		p.XdpLbReply,
 	)
 }
 

@@ -39,6 +39,7 @@ type LoadBalancer struct {
 var (
 	_ datapath.LoadBalancer = (*LoadBalancer)(nil)
 	_ datapath.PacketRunner = (*LoadBalancer)(nil)
+	_ datapath.ReplyRunner  = (*LoadBalancer)(nil)
 )
 
 // spareRegions is how many table regions there are beyond one per
@@ -89,6 +90,7 @@ func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
 	spec.Maps["lb4_backends"].MaxEntries = uint32(opts.MaxBackends + 1) // id 0 unused
 	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
 	spec.Maps["lb4_ct"].MaxEntries = uint32(opts.CTMax)
+	spec.Maps["lb4_rev"].MaxEntries = uint32(opts.CTMax)
 	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4)); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
 	}
@@ -181,18 +183,7 @@ func (l *LoadBalancer) purgeFlows(frontends []datapath.Frontend) error {
 	for _, f := range frontends {
 		gone[f] = true
 	}
-	var keys []lbCt4Key
-	err := l.eachFlow(func(k lbCt4Key, e datapath.CTEntry) {
-		if gone[e.Frontend] {
-			keys = append(keys, k)
-		}
-	})
-	for _, k := range keys {
-		if derr := l.objs.Lb4Ct.Delete(k); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
-			err = errors.Join(err, derr)
-		}
-	}
-	if err != nil {
+	if _, err := l.removeFlows(func(e datapath.CTEntry) bool { return gone[e.Frontend] }); err != nil {
 		return fmt.Errorf("datapath/ebpf: load balancer: remove the flows of deleted services: %w", err)
 	}
 	return nil
@@ -256,7 +247,7 @@ func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var c datapath.LBCounters
-	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established); err != nil {
+	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established, &c.Replies); err != nil {
 		return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
 	}
 	return c, nil
@@ -285,25 +276,43 @@ func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := l.st.Options().CTTimeouts
-	var expired []lbCt4Key
+	n, err := l.removeFlows(func(e datapath.CTEntry) bool {
+		return e.LastSeen+t.Timeout(e.Frontend.Protocol, e.Closing) < now
+	})
+	if err != nil {
+		return n, fmt.Errorf("datapath/ebpf: load balancer conntrack: %w", err)
+	}
+	return n, nil
+}
+
+// removeFlows removes the tracked flows that match, with their reverse
+// NAT entries, and returns how many.
+func (l *LoadBalancer) removeFlows(match func(datapath.CTEntry) bool) (int, error) {
+	type flow struct {
+		k lbCt4Key
+		e datapath.CTEntry
+	}
+	var gone []flow
 	err := l.eachFlow(func(k lbCt4Key, e datapath.CTEntry) {
-		if e.LastSeen+t.Timeout(e.Frontend.Protocol, e.Closing) < now {
-			expired = append(expired, k)
+		if match(e) {
+			gone = append(gone, flow{k, e})
 		}
 	})
 	n := 0
-	for _, k := range expired {
-		switch derr := l.objs.Lb4Ct.Delete(k); {
+	for _, f := range gone {
+		switch derr := l.objs.Lb4Ct.Delete(f.k); {
 		case derr == nil:
 			n++
 		case !errors.Is(derr, ebpf.ErrKeyNotExist):
 			err = errors.Join(err, derr)
 		}
+		rk := lbRev4Key{Client: f.k.Saddr, Backend: ne32(f.e.Backend.Addr().As4()), Cport: f.k.Sport,
+			Bport: be16(f.e.Backend.Port()), Proto: f.k.Proto}
+		if derr := l.objs.Lb4Rev.Delete(rk); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
+			err = errors.Join(err, derr)
+		}
 	}
-	if err != nil {
-		return n, fmt.Errorf("datapath/ebpf: load balancer conntrack: %w", err)
-	}
-	return n, nil
+	return n, err
 }
 
 // eachFlow calls f with every tracked flow.
@@ -373,6 +382,36 @@ func (l *LoadBalancer) Detach(ifindex int) error {
 	return lk.Close()
 }
 
+// AttachReplies attaches the reply program (reverse NAT) to the
+// interface ifindex, where backends' replies come in.
+func (l *LoadBalancer) AttachReplies(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return mode, errLBClosed
+	}
+	if _, ok := l.links[ifindex]; ok {
+		return mode, fmt.Errorf("datapath/ebpf: load balancer: interface %d: already attached", ifindex)
+	}
+	lk, used, err := attachXDP(l.objs.XdpLbReply, ifindex, mode)
+	if err != nil {
+		return used, fmt.Errorf("datapath/ebpf: load balancer replies: %w", err)
+	}
+	l.links[ifindex] = lk
+	return used, nil
+}
+
+// RunReplyPacket implements datapath.ReplyRunner with BPF_PROG_TEST_RUN.
+func (l *LoadBalancer) RunReplyPacket(frame []byte) (datapath.Verdict, []byte, error) {
+	out := make([]byte, len(frame)+256)
+	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
+	ret, err := l.objs.XdpLbReply.Run(opts)
+	if err != nil {
+		return 0, nil, fmt.Errorf("datapath/ebpf: load balancer reply test run: %w", err)
+	}
+	return datapath.Verdict(ret), opts.DataOut, nil
+}
+
 // Program is the load balancer's XDP program, for benchmarks.
 func (l *LoadBalancer) Program() *ebpf.Program { return l.objs.XdpLb }
 
@@ -411,7 +450,7 @@ func be16(v uint16) uint16 { return v>>8 | v<<8 }
 func (l *LoadBalancer) MapMemlock() (map[string]uint64, error) {
 	out := map[string]uint64{}
 	for name, m := range map[string]*ebpf.Map{"lb4_services": l.objs.Lb4Services, "lb4_backends": l.objs.Lb4Backends,
-		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb_stats": l.objs.LbStats} {
+		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb4_rev": l.objs.Lb4Rev, "lb_stats": l.objs.LbStats} {
 		info, err := m.Info()
 		if err != nil {
 			return nil, fmt.Errorf("datapath/ebpf: load balancer: %s: %w", name, err)

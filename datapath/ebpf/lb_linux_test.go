@@ -97,6 +97,18 @@ func TestLBDifferential(t *testing.T) {
 				require.Equal(t, vf, vk, "step %d: verdict for %x", step, v)
 				require.Equal(t, of, ok, "step %d: bytes for %x", step, v)
 				frames++
+				// The reply to what went out, and to what came in.
+				if len(ok) >= 14+20+8 && ok[12] == 0x08 && ok[13] == 0x00 {
+					for _, r := range [][]byte{reverse(ok), reverse(v)} {
+						rk, rok, err := k.RunReplyPacket(r)
+						require.NoError(t, err)
+						rf, rof, err := f.RunReplyPacket(r)
+						require.NoError(t, err)
+						require.Equal(t, rf, rk, "step %d: reply verdict for %x", step, r)
+						require.Equal(t, rof, rok, "step %d: reply bytes for %x", step, r)
+						frames++
+					}
+				}
 			}
 		}
 	}
@@ -109,6 +121,7 @@ func TestLBDifferential(t *testing.T) {
 	require.NotZero(t, ck.NoBackend)
 	require.NotZero(t, ck.Fragments)
 	require.NotZero(t, ck.Established)
+	require.NotZero(t, ck.Replies)
 	ek, err := k.Conntrack()
 	require.NoError(t, err)
 	ef, err := f.Conntrack()
@@ -119,4 +132,22 @@ func TestLBDifferential(t *testing.T) {
 	}
 	require.Equal(t, ef, ek, "tracked flows")
 	t.Logf("%d frames, counters %+v, %d grace periods", frames, ck, k.GracePeriods())
+}
+
+// reverse swaps the addresses and ports of an untagged IPv4 TCP or UDP
+// frame (checksums stay valid: they are sums), as a reply would have them.
+func reverse(frame []byte) []byte {
+	r := append([]byte(nil), frame...)
+	ip := r[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	if len(ip) < ihl+4 {
+		return r
+	}
+	var a [4]byte
+	copy(a[:], ip[12:16])
+	copy(ip[12:16], ip[16:20])
+	copy(ip[16:20], a[:])
+	l4 := ip[ihl:]
+	l4[0], l4[1], l4[2], l4[3] = l4[2], l4[3], l4[0], l4[1]
+	return r
 }

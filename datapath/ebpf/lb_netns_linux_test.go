@@ -128,3 +128,88 @@ func TestLBOnVeth(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(flows), c.Forwarded)
 }
+
+// TestLBTCPOnVeth opens TCP connections from a client namespace to a
+// service VIP through a router whose client-facing interface runs the
+// load balancer and whose backend-facing interface runs its reply
+// program: each connection is served by the backend Maglev gives it, and
+// the client sees only the VIP.
+func TestLBTCPOnVeth(t *testing.T) {
+	l := newLB(t, datapath.LBOptions{MaxServices: 4})
+	defer func() { require.NoError(t, l.Close()) }()
+	client, router, backend := testutils.NewNetNS(t), testutils.NewNetNS(t), testutils.NewNetNS(t)
+	lbIndex := vethPair(t, client, router, "tc-c", "tc-r1", netip.MustParseAddr("10.82.1.1"), netip.MustParseAddr("10.82.1.2"))
+	replyIndex := vethPair(t, backend, router, "tc-b", "tc-r2", netip.MustParseAddr("10.82.2.10"), netip.MustParseAddr("10.82.2.1"))
+	hb := backend.NetlinkHandle(t)
+	bl, err := hb.LinkByName("tc-b")
+	require.NoError(t, err)
+	require.NoError(t, hb.AddrAdd(bl, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP{10, 82, 2, 11}, Mask: net.CIDRMask(24, 32)}}))
+	for ns, gw := range map[*testutils.NetNS]netip.Addr{client: netip.MustParseAddr("10.82.1.2"), backend: netip.MustParseAddr("10.82.2.1")} {
+		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
+	}
+	require.NoError(t, router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+
+	vip := netip.MustParseAddrPort("10.96.0.10:80")
+	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}, Backends: []datapath.LBBackend{
+		{Addr: netip.MustParseAddrPort("10.82.2.10:8080"), Weight: 1}, {Addr: netip.MustParseAddrPort("10.82.2.11:8080"), Weight: 1}}}
+	require.NoError(t, l.Upsert(svc))
+	require.NoError(t, router.Do(func() error {
+		if _, err := l.Attach(lbIndex, datapath.XDPModeAuto); err != nil {
+			return err
+		}
+		_, err := l.AttachReplies(replyIndex, datapath.XDPModeAuto)
+		return err
+	}))
+
+	// Each backend answers with its own address.
+	for _, b := range svc.Backends {
+		var ln net.Listener
+		require.NoError(t, backend.Do(func() error {
+			var err error
+			ln, err = net.Listen("tcp", b.Addr.String())
+			return err
+		}))
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = c.Write([]byte(b.Addr.String() + "\n"))
+				_ = c.Close()
+			}
+		}()
+	}
+
+	per := map[string]int{}
+	for i := range 10 {
+		src := netip.AddrPortFrom(netip.MustParseAddr("10.82.1.1"), uint16(30000+i))
+		var answer string
+		var remote net.Addr
+		require.NoError(t, client.Do(func() error {
+			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(src)}
+			c, err := d.Dial("tcp", vip.String())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			remote = c.RemoteAddr()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 64)
+			n, err := c.Read(buf)
+			answer = string(buf[:n])
+			return err
+		}), "connection %d", i)
+		require.Equal(t, vip.String(), remote.String(), "the client sees the VIP")
+		want := datapathtest.ExpectedBackend(t, maglev.Config{}, svc, src)
+		require.Equal(t, want.String()+"\n", answer, "connection from %s", src)
+		per[answer]++
+	}
+	require.Len(t, per, 2, "both backends serve")
+	c, err := l.Counters()
+	require.NoError(t, err)
+	require.Equal(t, uint64(10), c.Forwarded)
+	require.NotZero(t, c.Established)
+	require.NotZero(t, c.Replies)
+}

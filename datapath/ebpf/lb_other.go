@@ -52,3 +52,13 @@ func (*LoadBalancer) Attach(int, datapath.XDPMode) (datapath.XDPMode, error) {
 
 // Detach returns datapath.ErrNotSupported off Linux.
 func (*LoadBalancer) Detach(int) error { return datapath.ErrNotSupported }
+
+// AttachReplies returns datapath.ErrNotSupported off Linux.
+func (*LoadBalancer) AttachReplies(int, datapath.XDPMode) (datapath.XDPMode, error) {
+	return 0, datapath.ErrNotSupported
+}
+
+// RunReplyPacket implements datapath.ReplyRunner.
+func (*LoadBalancer) RunReplyPacket([]byte) (datapath.Verdict, []byte, error) {
+	return 0, nil, datapath.ErrNotSupported
+}

@@ -19,7 +19,14 @@ type LoadBalancer struct {
 	st       *datapath.LBState
 	counters datapath.LBCounters
 	ct       map[ctKey]ctEntry
+	rev      map[revKey]netip.AddrPort
 	clock    func() time.Duration
+}
+
+// revKey finds the frontend of a backend's reply to a client.
+type revKey struct {
+	client, backend netip.AddrPort
+	proto           maglev.Protocol
 }
 
 type ctKey struct {
@@ -41,6 +48,7 @@ var start = time.Now()
 var (
 	_ datapath.LoadBalancer = (*LoadBalancer)(nil)
 	_ datapath.PacketRunner = (*LoadBalancer)(nil)
+	_ datapath.ReplyRunner  = (*LoadBalancer)(nil)
 )
 
 // NewLoadBalancer returns a load balancer without services.
@@ -49,7 +57,8 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LoadBalancer{st: st, ct: map[ctKey]ctEntry{}, clock: func() time.Duration { return time.Since(start) }}, nil
+	return &LoadBalancer{st: st, ct: map[ctKey]ctEntry{}, rev: map[revKey]netip.AddrPort{},
+		clock: func() time.Duration { return time.Since(start) }}, nil
 }
 
 // SetClock replaces the monotonic clock flows are stamped with.
@@ -87,6 +96,7 @@ func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
 	for k, e := range l.ct {
 		if e.lastSeen+t.Timeout(k.frontend.Protocol, e.closing) < now {
 			delete(l.ct, k)
+			delete(l.rev, revKey{client: k.client, backend: e.backend, proto: k.frontend.Protocol})
 			n++
 		}
 	}
@@ -109,9 +119,10 @@ func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
 	ch, err := l.st.Delete(frontends)
 	l.st.Release()
 	for _, f := range ch.Removed {
-		for k := range l.ct {
+		for k, e := range l.ct {
 			if k.frontend == f {
 				delete(l.ct, k)
+				delete(l.rev, revKey{client: k.client, backend: e.backend, proto: k.frontend.Protocol})
 			}
 		}
 	}
@@ -144,26 +155,10 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 		*c++
 		return datapath.VerdictPass, out, nil
 	}
-	proto, l3, ok := parseL2(out)
-	if !ok || proto != etherTypeIPv4 || len(l3) < 20 || l3[0]&0x0f < 5 {
-		return pass(&l.counters.Passed)
+	ip, l4, skip := l.parse4(out)
+	if skip != nil {
+		return pass(skip)
 	}
-	ip := l3
-	if ip[9] != 6 && ip[9] != 17 {
-		return pass(&l.counters.Passed)
-	}
-	if binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
-		return pass(&l.counters.Fragments)
-	}
-	ihl := int(ip[0]&0x0f) * 4
-	l4len := 8 // UDP
-	if ip[9] == 6 {
-		l4len = 20 // TCP
-	}
-	if len(ip) < ihl+l4len {
-		return pass(&l.counters.Passed) // the whole header before anything is rewritten
-	}
-	l4 := ip[ihl:]
 	dst := netip.AddrFrom4([4]byte(ip[16:20]))
 	dport := binary.BigEndian.Uint16(l4[2:4])
 	f := datapath.Frontend{Addr: netip.AddrPortFrom(dst, dport), Protocol: maglev.Protocol(ip[9])}
@@ -202,15 +197,71 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 		}
 		be = a
 		l.track(key, ctEntry{backend: a, id: id, gen: l.st.BackendGen(id), lastSeen: now, closing: closing})
+		l.rev[revKey{client: key.client, backend: a, proto: f.Protocol}] = f.Addr
 		counter = &l.counters.Forwarded
 	}
-	oldAddr, oldPort := native32(ip[16:20]), native16(l4[2:4])
-	newAddr4 := be.Addr().As4()
-	copy(ip[16:20], newAddr4[:])
-	newAddr := native32(ip[16:20])
+	rewrite(ip, l4, ip[16:20], l4[2:4], be)
+	*counter++
+	return datapath.VerdictPass, out, nil
+}
+
+// RunReplyPacket implements datapath.ReplyRunner.
+func (l *LoadBalancer) RunReplyPacket(frame []byte) (datapath.Verdict, []byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(frame)
+	ip, l4, skip := l.parse4(out)
+	if skip != nil {
+		*skip++
+		return datapath.VerdictPass, out, nil
+	}
+	k := revKey{client: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(l4[2:4])),
+		backend: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(l4[0:2])), proto: maglev.Protocol(ip[9])}
+	fe, ok := l.rev[k]
+	if !ok {
+		l.counters.Passed++
+		return datapath.VerdictPass, out, nil
+	}
+	rewrite(ip, l4, ip[12:16], l4[0:2], fe)
+	l.counters.Replies++
+	return datapath.VerdictPass, out, nil
+}
+
+// parse4 finds the IPv4 header and the TCP or UDP header of an untagged
+// or tagged frame as the programs' parse4 does, or the counter of a
+// packet they pass untouched.
+func (l *LoadBalancer) parse4(frame []byte) (ip, l4 []byte, skip *uint64) {
+	proto, l3, ok := parseL2(frame)
+	if !ok || proto != etherTypeIPv4 || len(l3) < 20 || l3[0]&0x0f < 5 {
+		return nil, nil, &l.counters.Passed
+	}
+	if l3[9] != 6 && l3[9] != 17 {
+		return nil, nil, &l.counters.Passed
+	}
+	if binary.BigEndian.Uint16(l3[6:8])&0x3fff != 0 {
+		return nil, nil, &l.counters.Fragments
+	}
+	ihl := int(l3[0]&0x0f) * 4
+	l4len := 8 // UDP
+	if l3[9] == 6 {
+		l4len = 20 // TCP
+	}
+	if len(l3) < ihl+l4len {
+		return nil, nil, &l.counters.Passed // the whole header before anything is rewritten
+	}
+	return l3, l3[ihl:], nil
+}
+
+// rewrite sets the address field addr and the port field port of a
+// packet to to, updating the checksums as the programs' rewrite does.
+func rewrite(ip, l4, addr, port []byte, to netip.AddrPort) {
+	oldAddr, oldPort := native32(addr), native16(port)
+	a := to.Addr().As4()
+	copy(addr, a[:])
+	newAddr := native32(addr)
 	putNative16(ip[10:12], csumReplace(native16(ip[10:12]), oldAddr, newAddr))
-	binary.BigEndian.PutUint16(l4[2:4], be.Port())
-	newPort := native16(l4[2:4])
+	binary.BigEndian.PutUint16(port, to.Port())
+	newPort := native16(port)
 	switch ip[9] {
 	case 6:
 		c := csumReplace(native16(l4[16:18]), oldAddr, newAddr)
@@ -225,8 +276,6 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 			putNative16(l4[6:8], c)
 		}
 	}
-	*counter++
-	return datapath.VerdictPass, out, nil
 }
 
 // track records a flow, making room by dropping the least recently seen

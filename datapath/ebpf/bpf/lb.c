@@ -107,13 +107,38 @@ struct {
 	__uint(max_entries, 1);
 } lb4_ct SEC(".maps");
 
+// Reverse NAT: a reply from a backend to a client gets the frontend back
+// as its source. Written with each new flow; the reply program reads it.
+struct rev4_key {
+	__be32 client;
+	__be32 backend;
+	__be16 cport;
+	__be16 bport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct rev4_val {
+	__be32 vip;
+	__be16 vport;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct rev4_key);
+	__type(value, struct rev4_val);
+	__uint(max_entries, 1);
+} lb4_rev SEC(".maps");
+
 enum {
 	LB_PASS = 0,      // not for a service (or not parsed): passed untouched
 	LB_FORWARD = 1,   // sent to a backend, a new flow
 	LB_NO_BACKEND = 2, // for a service without backends: dropped
 	LB_FRAGMENT = 3,  // an IPv4 fragment: passed untouched
 	LB_ESTABLISHED = 4, // sent to a backend, a tracked flow
-	LB_COUNTERS = 5,
+	LB_REPLY = 5,     // a backend's reply, its source made the frontend
+	LB_COUNTERS = 6,
 };
 
 COUNTERS(lb_stats, LB_COUNTERS);
@@ -154,28 +179,71 @@ static __always_inline __u16 csum_replace(__u16 check, __u32 from, __u32 to)
 	return (__u16)~sum;
 }
 
-SEC("xdp")
-int xdp_lb(struct xdp_md *ctx)
+// rewrite sets an address and a port of an IPv4 TCP or UDP packet whose
+// headers are known to be whole, updating the checksums.
+static __always_inline void rewrite(struct iphdr *ip, __be16 *ports, void *end, __be32 *addr, __be16 *port,
+				    __be32 new_addr, __be16 new_port)
+{
+	__be32 old_addr = *addr;
+	__be16 old_port = *port;
+	*addr = new_addr;
+	ip->check = csum_replace(ip->check, old_addr, new_addr);
+	*port = new_port;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)ports;
+		if ((void *)(tcp + 1) > end)
+			return;
+		__u16 c = csum_replace(tcp->check, old_addr, new_addr);
+		tcp->check = csum_replace(c, old_port, new_port);
+	} else {
+		struct udphdr *udp = (void *)ports;
+		if ((void *)(udp + 1) > end)
+			return;
+		if (udp->check) {
+			__u16 c = csum_replace(udp->check, old_addr, new_addr);
+			c = csum_replace(c, old_port, new_port);
+			udp->check = c ? c : 0xffff;
+		}
+	}
+}
+
+// parse4 finds the IPv4 header and the ports of a whole TCP or UDP
+// header that is not a fragment; it returns the counter of a packet to
+// pass untouched otherwise (-1 when found).
+static __always_inline int parse4(struct xdp_md *ctx, struct iphdr **ipp, __be16 **portsp)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct packet p;
 	if (parse_l2(data, end, &p) < 0 || p.proto != bpf_htons(ETH_P_IP))
-		return lb_count(LB_PASS, XDP_PASS);
+		return LB_PASS;
 	struct iphdr *ip = p.l3;
 	if ((void *)(ip + 1) > end || ip->ihl < 5)
-		return lb_count(LB_PASS, XDP_PASS);
+		return LB_PASS;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
-		return lb_count(LB_PASS, XDP_PASS);
+		return LB_PASS;
 	if (ip->frag_off & bpf_htons(0x3fff)) // MF or an offset
-		return lb_count(LB_FRAGMENT, XDP_PASS);
-	__u32 ihl = ip->ihl * 4;
+		return LB_FRAGMENT;
 	// The ports lie at the same place in TCP and UDP headers; the whole
 	// header must be there before anything is rewritten.
-	__be16 *ports = (void *)ip + ihl;
+	__be16 *ports = (void *)ip + ip->ihl * 4;
 	__u32 l4len = ip->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr);
 	if ((void *)ports + l4len > end)
-		return lb_count(LB_PASS, XDP_PASS);
+		return LB_PASS;
+	*ipp = ip;
+	*portsp = ports;
+	return -1;
+}
+
+SEC("xdp")
+int xdp_lb(struct xdp_md *ctx)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct iphdr *ip;
+	__be16 *ports;
+	int c = parse4(ctx, &ip, &ports);
+	if (c >= 0)
+		return lb_count(c, XDP_PASS);
 
 	__u8 closing = 0;
 	if (ip->protocol == IPPROTO_TCP) {
@@ -229,31 +297,33 @@ int xdp_lb(struct xdp_md *ctx)
 		struct ct_entry e = {.last_seen_ns = now, .backend_id = id, .backend_addr = be->addr,
 				     .backend_port = be->port, .closing = closing, .backend_gen = be->gen};
 		bpf_map_update_elem(&lb4_ct, &ck, &e, BPF_ANY);
+		struct rev4_key rk = {.client = ip->saddr, .backend = be->addr, .cport = ports[0], .bport = be->port, .proto = ip->protocol};
+		struct rev4_val rv = {.vip = ip->daddr, .vport = ports[1]};
+		bpf_map_update_elem(&lb4_rev, &rk, &rv, BPF_ANY);
 		counter = LB_FORWARD;
 	}
 
-	__be32 old_addr = ip->daddr;
-	__be16 old_port = ports[1];
-	ip->daddr = be->addr;
-	ip->check = csum_replace(ip->check, old_addr, be->addr);
-	ports[1] = be->port;
-	if (ip->protocol == IPPROTO_TCP) {
-		struct tcphdr *tcp = (void *)ports;
-		if ((void *)(tcp + 1) > end)
-			return lb_count(LB_PASS, XDP_PASS); // cannot happen: ports fit
-		__u16 c = csum_replace(tcp->check, old_addr, be->addr);
-		tcp->check = csum_replace(c, old_port, be->port);
-	} else {
-		struct udphdr *udp = (void *)ports;
-		if ((void *)(udp + 1) > end)
-			return lb_count(LB_PASS, XDP_PASS);
-		if (udp->check) {
-			__u16 c = csum_replace(udp->check, old_addr, be->addr);
-			c = csum_replace(c, old_port, be->port);
-			udp->check = c ? c : 0xffff;
-		}
-	}
+	rewrite(ip, ports, end, &ip->daddr, &ports[1], be->addr, be->port);
 	return lb_count(counter, XDP_PASS);
+}
+
+// xdp_lb_reply runs where backends' replies come in: a reply of a flow
+// the load balancer sent gets the frontend back as its source.
+SEC("xdp")
+int xdp_lb_reply(struct xdp_md *ctx)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct iphdr *ip;
+	__be16 *ports;
+	int c = parse4(ctx, &ip, &ports);
+	if (c >= 0)
+		return lb_count(c, XDP_PASS);
+	struct rev4_key rk = {.client = ip->daddr, .backend = ip->saddr, .cport = ports[1], .bport = ports[0], .proto = ip->protocol};
+	struct rev4_val *rv = bpf_map_lookup_elem(&lb4_rev, &rk);
+	if (!rv)
+		return lb_count(LB_PASS, XDP_PASS);
+	rewrite(ip, ports, end, &ip->saddr, &ports[0], rv->vip, rv->vport);
+	return lb_count(LB_REPLY, XDP_PASS);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";
