@@ -6,8 +6,8 @@
 // Built so far: the prefilter (Prefilter, its kernel backend in datapath/ebpf, its in-memory twin in
 // datapath/fake, the conformance suite in datapath/datapathtest, a differential test and BenchmarkPrefilter),
 // with its drop events; and the load balancer's first slices: IPv4 TCP and UDP DNAT by Maglev, with
-// connection tracking. DSR, IPv6 services, reverse NAT of replies, TCP state beyond FIN and RST, and the proxy
-// redirect are specified below and not built yet (issue #6).
+// connection tracking and reverse NAT of replies. DSR, IPv6 services, TCP state beyond FIN and RST, and the
+// proxy redirect are specified below and not built yet (issue #6).
 //
 // # Load balancer (first slice)
 //
@@ -26,6 +26,12 @@
 // is found before the service is looked at (deleting a service removes its flows). FIN and RST mark a flow
 // closing. Conntrack lists the flows and ExpireConntrack removes those idle past Cilium's default timeouts
 // (TCP 6 h, closing 10 s, UDP 60 s), on the monotonic clock the program stamps entries with, to a second.
+//
+// Each new flow also records its frontend for the replies (client, backend, protocol); a second XDP program,
+// attached with AttachReplies where backends' replies come in, gives a reply the frontend back as its source.
+// TestLBTCPOnVeth runs real TCP from a client namespace through a router namespace with both programs to
+// backends in a third: each connection is served by the backend Maglev gives it, and the client sees only
+// the VIP.
 //
 // Tables live in one memory-mapped array of M-slot regions, two 4-byte slots an element (an array element
 // takes a multiple of 8 bytes): 4 x M bytes a service, 262,084 bytes at M = 65521, within the 256 KiB target.
