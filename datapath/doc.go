@@ -6,8 +6,19 @@
 // Built so far: the prefilter (Prefilter, its kernel backend in datapath/ebpf, its in-memory twin in
 // datapath/fake, the conformance suite in datapath/datapathtest, a differential test and BenchmarkPrefilter),
 // with its drop events; and the load balancer's first slices: IPv4 TCP and UDP DNAT by Maglev, with
-// connection tracking and reverse NAT of replies. DSR, IPv6 services, TCP state beyond FIN and RST, and the
-// proxy redirect are specified below and not built yet (issue #6).
+// connection tracking and reverse NAT of replies; and the proxy redirect (TPROXY with bpf_sk_assign at TC
+// ingress, TCX or clsact). DSR, IPv6 services and TCP state beyond FIN and RST are specified below and not
+// built yet (issue #6).
+//
+// # Proxy redirect
+//
+// A ProxyRedirect hands TCP connections for a frontend to a local proxy's listener: the program at TC
+// ingress finds the connection's own socket, or for a new one the proxy's listener, and assigns the packet
+// to it with bpf_sk_assign, so the proxy, bound to its own address (127.0.0.1:15001, say), accepts
+// connections addressed to a frontend it does not own, with the frontend as the accepted socket's local
+// address. The frontend's address must be delivered locally (a local route such as "local 10.96.0.0/16
+// dev lo"). It attaches through TCX (kernels 6.6 and later) or a clsact qdisc's direct-action filter.
+// TestProxyRedirect connects from a client namespace to a VIP nothing listens on, in both modes.
 //
 // # Load balancer (first slice)
 //
