@@ -93,7 +93,30 @@ type Service struct {
 	// Backends, with their weights (0 drains a backend: it gets no new
 	// flows). A service without a backend with weight drops its traffic.
 	Backends []LBBackend
+	// Mode is how packets reach the backends.
+	Mode LBMode
 }
+
+// LBMode is how a service's packets reach its backends.
+type LBMode int
+
+// Load balancing modes.
+const (
+	// LBModeDNAT rewrites the destination to the backend; replies come
+	// back through the load balancer (its reply program restores the
+	// frontend as their source).
+	LBModeDNAT LBMode = iota
+	// LBModeDSR sends the packet unchanged inside an IPIP header (from
+	// LBOptions.DSRSource) to the backend, which must own the frontend's
+	// address (on a loopback device, say) and unwrap IPIP (an IPIP device,
+	// or the kernel backend's AttachDSRDecap); it answers the client
+	// directly. Backends listen on the frontend's port. Only untagged
+	// frames are encapsulated; tagged ones pass untouched. The kernel
+	// backend hands the encapsulated packet to the node's stack, which
+	// routes it: its source being the node's own address, the receiving
+	// interface needs accept_local=1.
+	LBModeDSR
+)
 
 // LBBackend is one backend of a service.
 type LBBackend struct {
@@ -115,6 +138,8 @@ type LBCounters struct {
 	Established uint64
 	// Replies: backends' replies given the frontend as their source.
 	Replies uint64
+	// Decapsulated: DSR packets unwrapped on their backend.
+	Decapsulated uint64
 }
 
 // LBOptions configure a load balancer.
@@ -131,6 +156,9 @@ type LBOptions struct {
 	CTMax int
 	// CTTimeouts: zero fields take Cilium's defaults.
 	CTTimeouts CTTimeouts
+	// DSRSource is the outer source address of DSR packets: this node's
+	// IPv4 address. Services in LBModeDSR need it.
+	DSRSource netip.Addr
 }
 
 // Defaults of LBOptions.
@@ -201,9 +229,14 @@ func CheckService(s Service, field string) error {
 	if err := checkFrontend(s.Frontend); err != nil {
 		return fail(".Frontend", "%v", err)
 	}
+	if s.Mode != LBModeDNAT && s.Mode != LBModeDSR {
+		return fail(".Mode", "mode %d", s.Mode)
+	}
 	seen := map[netip.AddrPort]bool{}
 	for j, b := range s.Backends {
 		switch {
+		case s.Mode == LBModeDSR && b.Addr.Port() != s.Frontend.Addr.Port():
+			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: in DSR a backend listens on the frontend's port %d", b.Addr, s.Frontend.Addr.Port())
 		case !b.Addr.Addr().Is4() || b.Addr.Addr().IsUnspecified():
 			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: an IPv4 address is required", b.Addr)
 		case b.Addr.Port() == 0:
@@ -262,6 +295,12 @@ func MaglevBackends(s Service, id func(netip.AddrPort) uint32) []maglev.Backend 
 // returns its verdict and the packet as the program left it.
 type PacketRunner interface {
 	RunPacket(frame []byte) (Verdict, []byte, error)
+}
+
+// DecapRunner runs the DSR backend's program (IPIP decapsulation) on one
+// packet.
+type DecapRunner interface {
+	RunDecapPacket(frame []byte) (Verdict, []byte, error)
 }
 
 // ReplyRunner runs the load balancer's reply program (reverse NAT: a
@@ -356,6 +395,9 @@ func (st *LBState) Upsert(services []Service) (LBChange, error) {
 		field := fmt.Sprintf("services[%d]", i)
 		if err := CheckService(s, field); err != nil {
 			return ch, err
+		}
+		if s.Mode == LBModeDSR && !st.opts.DSRSource.Is4() {
+			return ch, &LBError{Field: field + ".Mode", Frontend: s.Frontend, Err: fmt.Errorf("%w: DSR needs LBOptions.DSRSource, an IPv4 address", ErrInvalidService)}
 		}
 		if seen[s.Frontend] {
 			return ch, &LBError{Field: field + ".Frontend", Frontend: s.Frontend, Err: fmt.Errorf("%w: twice in the batch", ErrInvalidService)}

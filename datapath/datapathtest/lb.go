@@ -260,6 +260,56 @@ func RunLB(t *testing.T, newLB NewLB) {
 		require.Equal(t, reply, got)
 	})
 
+	t.Run("DSR", func(t *testing.T) {
+		node := netip.MustParseAddr("192.0.2.1")
+		o := opts
+		o.DSRSource = node
+		l := open(t, o)
+		s := datapath.Service{Frontend: tcpFE, Mode: datapath.LBModeDSR, Backends: []datapath.LBBackend{
+			{Addr: netip.AddrPortFrom(backs[0].Addr(), vip.Port()), Weight: 1}, {Addr: netip.AddrPortFrom(backs[1].Addr(), vip.Port()), Weight: 1}}}
+		require.NoError(t, l.Upsert(s))
+		for i := range 2 { // a new flow, then the tracked one
+			src := netip.MustParseAddrPort("192.168.6.6:4000")
+			frame := Flow4(ProtoTCP, src, vip)
+			verdict, out, err := l.RunPacket(frame)
+			require.NoError(t, err)
+			require.Equal(t, datapath.VerdictPass, verdict)
+			require.Len(t, out, len(frame)+20, "an outer IPv4 header")
+			require.Equal(t, frame[:14], out[:14], "the Ethernet header stays")
+			require.Equal(t, frame[14:], out[34:], "the packet stays as it was, inside")
+			outer := out[14:34]
+			require.Equal(t, byte(4), outer[9], "IPIP")
+			require.Equal(t, node, netip.AddrFrom4([4]byte(outer[12:16])))
+			want := ExpectedBackend(t, testCfg, s, src)
+			require.Equal(t, want.Addr(), netip.AddrFrom4([4]byte(outer[16:20])), "run %d", i)
+			require.Equal(t, uint16(len(frame)-14+20), binary.BigEndian.Uint16(outer[2:4]))
+			require.Equal(t, uint16(0xffff), onesSum(0, outer), "the outer header's checksum")
+		}
+		// Replies come from the backends directly: no reverse NAT.
+		reply := Flow4(ProtoTCP, netip.AddrPortFrom(backs[0].Addr(), vip.Port()), netip.MustParseAddrPort("192.168.6.6:4000"))
+		_, got, err := l.RunReplyPacket(reply)
+		require.NoError(t, err)
+		require.Equal(t, reply, got)
+		// A tagged frame is not encapsulated.
+		tagged := VLAN(Flow4(ProtoTCP, netip.MustParseAddrPort("192.168.6.7:4000"), vip), EtherTypeVLAN, 5)
+		_, got, err = l.RunPacket(tagged)
+		require.NoError(t, err)
+		require.Equal(t, tagged, got)
+		c, err := l.Counters()
+		require.NoError(t, err)
+		require.Equal(t, datapath.LBCounters{Forwarded: 1, Established: 1, Passed: 2}, c)
+
+		// DSR needs the node's address, and backends on the frontend's port.
+		l2 := open(t, opts)
+		var le *datapath.LBError
+		require.True(t, errors.As(l2.Upsert(s), &le))
+		require.Equal(t, "services[0].Mode", le.Field)
+		bad := s
+		bad.Backends = []datapath.LBBackend{{Addr: backs[0], Weight: 1}}
+		require.True(t, errors.As(l.Upsert(bad), &le))
+		require.Equal(t, "services[0].Backends[0]", le.Field)
+	})
+
 	t.Run("refused batches apply nothing", func(t *testing.T) {
 		l := open(t, datapath.LBOptions{MaxServices: 2, MaxBackends: 3, Maglev: testCfg})
 		require.NoError(t, l.Upsert(service(tcpFE, 1, 1)))

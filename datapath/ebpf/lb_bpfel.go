@@ -30,7 +30,7 @@ type lbCtEntry struct {
 	BackendAddr uint32
 	BackendPort uint16
 	Closing     uint8
-	Pad         uint8
+	Dsr         uint8
 	BackendGen  uint32
 }
 
@@ -54,6 +54,8 @@ type lbLbService struct {
 	_        structs.HostLayout
 	Region   uint32
 	Backends uint32
+	Flags    uint32
+	Pad      uint32
 }
 
 type lbMaglevPair struct {
@@ -82,16 +84,18 @@ type lbRev4Val struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	lbMapLb4Backends = "lb4_backends"
-	lbMapLb4Ct       = "lb4_ct"
-	lbMapLb4Rev      = "lb4_rev"
-	lbMapLb4Services = "lb4_services"
-	lbMapLbMaglev    = "lb_maglev"
-	lbMapLbStats     = "lb_stats"
-	lbProgXdpLb      = "xdp_lb"
-	lbProgXdpLbReply = "xdp_lb_reply"
-	lbVarFlowSeed4   = "flow_seed4"
-	lbVarTableSize   = "table_size"
+	lbMapLb4Backends  = "lb4_backends"
+	lbMapLb4Ct        = "lb4_ct"
+	lbMapLb4Rev       = "lb4_rev"
+	lbMapLb4Services  = "lb4_services"
+	lbMapLbMaglev     = "lb_maglev"
+	lbMapLbStats      = "lb_stats"
+	lbProgXdpDsrDecap = "xdp_dsr_decap"
+	lbProgXdpLb       = "xdp_lb"
+	lbProgXdpLbReply  = "xdp_lb_reply"
+	lbVarDsrSource    = "dsr_source"
+	lbVarFlowSeed4    = "flow_seed4"
+	lbVarTableSize    = "table_size"
 )
 
 // loadLb returns the embedded CollectionSpec for lb.
@@ -136,8 +140,9 @@ type lbSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbProgramSpecs struct {
-	XdpLb      *ebpf.ProgramSpec `ebpf:"xdp_lb"`
-	XdpLbReply *ebpf.ProgramSpec `ebpf:"xdp_lb_reply"`
+	XdpDsrDecap *ebpf.ProgramSpec `ebpf:"xdp_dsr_decap"`
+	XdpLb       *ebpf.ProgramSpec `ebpf:"xdp_lb"`
+	XdpLbReply  *ebpf.ProgramSpec `ebpf:"xdp_lb_reply"`
 }
 
 // lbMapSpecs contains maps before they are loaded into the kernel.
@@ -156,6 +161,7 @@ type lbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbVariableSpecs struct {
+	DsrSource *ebpf.VariableSpec `ebpf:"dsr_source"`
 	FlowSeed4 *ebpf.VariableSpec `ebpf:"flow_seed4"`
 	TableSize *ebpf.VariableSpec `ebpf:"table_size"`
 }
@@ -203,6 +209,7 @@ func (m *lbMaps) Close() error {
 //
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbVariables struct {
+	DsrSource *ebpf.Variable `ebpf:"dsr_source"`
 	FlowSeed4 *ebpf.Variable `ebpf:"flow_seed4"`
 	TableSize *ebpf.Variable `ebpf:"table_size"`
 }
@@ -211,12 +218,14 @@ type lbVariables struct {
 //
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbPrograms struct {
-	XdpLb      *ebpf.Program `ebpf:"xdp_lb"`
-	XdpLbReply *ebpf.Program `ebpf:"xdp_lb_reply"`
+	XdpDsrDecap *ebpf.Program `ebpf:"xdp_dsr_decap"`
+	XdpLb       *ebpf.Program `ebpf:"xdp_lb"`
+	XdpLbReply  *ebpf.Program `ebpf:"xdp_lb_reply"`
 }
 
 func (p *lbPrograms) Close() error {
 	return _LbClose(
+		p.XdpDsrDecap,
 		p.XdpLb,
 		p.XdpLbReply,
 	)

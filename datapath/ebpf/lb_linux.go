@@ -91,7 +91,12 @@ func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
 	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
 	spec.Maps["lb4_ct"].MaxEntries = uint32(opts.CTMax)
 	spec.Maps["lb4_rev"].MaxEntries = uint32(opts.CTMax)
-	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4)); err != nil {
+	var dsr uint32
+	if opts.DSRSource.Is4() {
+		dsr = ne32(opts.DSRSource.As4())
+	}
+	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4),
+		spec.Variables["dsr_source"].Set(dsr)); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
 	}
 	return spec, nil
@@ -121,7 +126,7 @@ func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
 		if err != nil {
 			return err
 		}
-		_, table, _ := l.st.Service(f)
+		svc, table, _ := l.st.Service(f)
 		if len(table) > 0 {
 			// Backend ids as the program reads them: host-order words.
 			raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(table))), 4*len(table))
@@ -130,6 +135,9 @@ func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
 			}
 		}
 		v := lbLbService{Region: r, Backends: uint32(min(len(table), 1))}
+		if svc.Mode == datapath.LBModeDSR {
+			v.Flags = 1 // LB_SVC_DSR
+		}
 		if err := l.objs.Lb4Services.Update(lbKey(f), &v, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("datapath/ebpf: load balancer: service %s: %w", f, err)
 		}
@@ -247,7 +255,7 @@ func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var c datapath.LBCounters
-	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established, &c.Replies); err != nil {
+	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established, &c.Replies, &c.Decapsulated); err != nil {
 		return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
 	}
 	return c, nil
@@ -399,6 +407,37 @@ func (l *LoadBalancer) AttachReplies(ifindex int, mode datapath.XDPMode) (datapa
 	}
 	l.links[ifindex] = lk
 	return used, nil
+}
+
+// AttachDSRDecap attaches, on a DSR backend, the program that unwraps
+// the IPIP packets the load balancer sends (for kernels without an IPIP
+// device) to the interface ifindex.
+func (l *LoadBalancer) AttachDSRDecap(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return mode, errLBClosed
+	}
+	if _, ok := l.links[ifindex]; ok {
+		return mode, fmt.Errorf("datapath/ebpf: load balancer: interface %d: already attached", ifindex)
+	}
+	lk, used, err := attachXDP(l.objs.XdpDsrDecap, ifindex, mode)
+	if err != nil {
+		return used, fmt.Errorf("datapath/ebpf: DSR decapsulation: %w", err)
+	}
+	l.links[ifindex] = lk
+	return used, nil
+}
+
+// RunDecapPacket implements datapath.DecapRunner with BPF_PROG_TEST_RUN.
+func (l *LoadBalancer) RunDecapPacket(frame []byte) (datapath.Verdict, []byte, error) {
+	out := make([]byte, len(frame)+256)
+	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
+	ret, err := l.objs.XdpDsrDecap.Run(opts)
+	if err != nil {
+		return 0, nil, fmt.Errorf("datapath/ebpf: DSR decapsulation test run: %w", err)
+	}
+	return datapath.Verdict(ret), opts.DataOut, nil
 }
 
 // RunReplyPacket implements datapath.ReplyRunner with BPF_PROG_TEST_RUN.

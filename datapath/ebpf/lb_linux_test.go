@@ -35,7 +35,8 @@ func TestLBConformance(t *testing.T) {
 // elsewhere, TCP and UDP, with and without a UDP checksum, tagged, cut
 // short, fragmented. Verdicts, output bytes and counters must be equal.
 func TestLBDifferential(t *testing.T) {
-	opts := datapath.LBOptions{MaxServices: 16, MaxBackends: 64, Maglev: maglev.Config{TableSize: 1021}}
+	opts := datapath.LBOptions{MaxServices: 16, MaxBackends: 64, Maglev: maglev.Config{TableSize: 1021},
+		DSRSource: netip.MustParseAddr("10.0.0.254")}
 	k := newLB(t, opts)
 	defer func() { require.NoError(t, k.Close()) }()
 	f, err := fake.NewLoadBalancer(opts)
@@ -60,9 +61,13 @@ func TestLBDifferential(t *testing.T) {
 			if len(live) >= opts.MaxServices {
 				s.Frontend = live[0].Frontend
 			}
+			port := uint16(8080)
+			if rng.IntN(3) == 0 {
+				s.Mode, port = datapath.LBModeDSR, s.Frontend.Addr.Port()
+			}
 			seen := map[netip.AddrPort]bool{}
 			for range rng.IntN(8) {
-				a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(2)), byte(1 + rng.IntN(20))}), 8080)
+				a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(2)), byte(1 + rng.IntN(20))}), port)
 				if !seen[a] {
 					seen[a] = true
 					s.Backends = append(s.Backends, datapath.LBBackend{Addr: a, Weight: uint16(rng.IntN(4))})
@@ -97,6 +102,16 @@ func TestLBDifferential(t *testing.T) {
 				require.Equal(t, vf, vk, "step %d: verdict for %x", step, v)
 				require.Equal(t, of, ok, "step %d: bytes for %x", step, v)
 				frames++
+				if len(ok) == len(v)+20 { // DSR: the backend unwraps it back
+					dk, dok, err := k.RunDecapPacket(ok)
+					require.NoError(t, err)
+					df, dof, err := f.RunDecapPacket(ok)
+					require.NoError(t, err)
+					require.Equal(t, df, dk)
+					require.Equal(t, dof, dok)
+					require.Equal(t, v, dok, "step %d: decapsulated", step)
+					frames++
+				}
 				// The reply to what went out, and to what came in.
 				if len(ok) >= 14+20+8 && ok[12] == 0x08 && ok[13] == 0x00 {
 					for _, r := range [][]byte{reverse(ok), reverse(v)} {
@@ -122,6 +137,7 @@ func TestLBDifferential(t *testing.T) {
 	require.NotZero(t, ck.Fragments)
 	require.NotZero(t, ck.Established)
 	require.NotZero(t, ck.Replies)
+	require.NotZero(t, ck.Decapsulated)
 	ek, err := k.Conntrack()
 	require.NoError(t, err)
 	ef, err := f.Conntrack()

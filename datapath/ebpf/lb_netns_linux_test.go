@@ -213,3 +213,98 @@ func TestLBTCPOnVeth(t *testing.T) {
 	require.NotZero(t, c.Established)
 	require.NotZero(t, c.Replies)
 }
+
+// TestLBDSROnVeth opens TCP connections to a DSR service through a router
+// running the load balancer: each SYN and every later packet goes to the
+// Maglev backend inside IPIP, the backend (which owns the VIP on its
+// loopback device and runs the decapsulation program) answers the client
+// directly, and the router never sees a reply it has to translate.
+func TestLBDSROnVeth(t *testing.T) {
+	client, router, backend := testutils.NewNetNS(t), testutils.NewNetNS(t), testutils.NewNetNS(t)
+	lbIndex := vethPair(t, client, router, "ds-c", "ds-r1", netip.MustParseAddr("10.84.1.1"), netip.MustParseAddr("10.84.1.2"))
+	vethPair(t, backend, router, "ds-b", "ds-r2", netip.MustParseAddr("10.84.2.10"), netip.MustParseAddr("10.84.2.1"))
+	l := newLB(t, datapath.LBOptions{MaxServices: 4, DSRSource: netip.MustParseAddr("10.84.2.1")})
+	defer func() { require.NoError(t, l.Close()) }()
+	hb := backend.NetlinkHandle(t)
+	bl, err := hb.LinkByName("ds-b")
+	require.NoError(t, err)
+	require.NoError(t, hb.AddrAdd(bl, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP{10, 84, 2, 11}, Mask: net.CIDRMask(24, 32)}}))
+	for ns, gw := range map[*testutils.NetNS]netip.Addr{client: netip.MustParseAddr("10.84.1.2"), backend: netip.MustParseAddr("10.84.2.1")} {
+		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
+	}
+	require.NoError(t, router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+	// The backend owns the VIP and takes IPIP.
+	lo, err := hb.LinkByName("lo")
+	require.NoError(t, err)
+	require.NoError(t, hb.AddrAdd(lo, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP{10, 96, 0, 20}, Mask: net.CIDRMask(32, 32)}}))
+	// This kernel has no IPIP device (CONFIG_NET_IPIP): the backend
+	// unwraps with the load balancer's decapsulation program.
+	node := newLB(t, datapath.LBOptions{MaxServices: 1})
+	defer func() { require.NoError(t, node.Close()) }()
+	require.NoError(t, backend.Do(func() error { _, err := node.AttachDSRDecap(bl.Attrs().Index, datapath.XDPModeAuto); return err }))
+
+	vip := netip.MustParseAddrPort("10.96.0.20:80")
+	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}, Mode: datapath.LBModeDSR,
+		Backends: []datapath.LBBackend{{Addr: netip.MustParseAddrPort("10.84.2.10:80"), Weight: 1}, {Addr: netip.MustParseAddrPort("10.84.2.11:80"), Weight: 1}}}
+	require.NoError(t, l.Upsert(svc))
+	// The load balancer passes the IPIP packet, whose source is the
+	// router's own address, to the router's stack, which must accept it.
+	require.NoError(t, router.Do(func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/conf/ds-r1/accept_local", []byte("1"), 0o644)
+	}))
+	require.NoError(t, router.Do(func() error { _, err := l.Attach(lbIndex, datapath.XDPModeAuto); return err }))
+
+	// One listener on the VIP answers every connection; which backend
+	// address each was sent to, the tracked flows tell.
+	var ln net.Listener
+	require.NoError(t, backend.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp", vip.String())
+		return err
+	}))
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("dsr\n"))
+			_ = c.Close()
+		}
+	}()
+	for i := range 6 {
+		src := netip.AddrPortFrom(netip.MustParseAddr("10.84.1.1"), uint16(31000+i))
+		var answer string
+		require.NoError(t, client.Do(func() error {
+			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(src)}
+			c, err := d.Dial("tcp", vip.String())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 16)
+			n, err := c.Read(buf)
+			answer = string(buf[:n])
+			return err
+		}), "connection %d", i)
+		require.Equal(t, "dsr\n", answer)
+	}
+	flows, err := l.Conntrack()
+	require.NoError(t, err)
+	require.Len(t, flows, 6)
+	per := map[netip.AddrPort]int{}
+	for _, f := range flows {
+		require.Equal(t, datapathtest.ExpectedBackend(t, maglev.Config{}, svc, f.Client), f.Backend)
+		per[f.Backend]++
+	}
+	require.Len(t, per, 2, "both backends take flows")
+	c, err := l.Counters()
+	require.NoError(t, err)
+	require.Equal(t, uint64(6), c.Forwarded)
+	require.Zero(t, c.Replies, "replies go to the client directly")
+	d, err := node.Counters()
+	require.NoError(t, err)
+	require.NotZero(t, d.Decapsulated)
+}

@@ -62,3 +62,13 @@ func (*LoadBalancer) AttachReplies(int, datapath.XDPMode) (datapath.XDPMode, err
 func (*LoadBalancer) RunReplyPacket([]byte) (datapath.Verdict, []byte, error) {
 	return 0, nil, datapath.ErrNotSupported
 }
+
+// AttachDSRDecap returns datapath.ErrNotSupported off Linux.
+func (*LoadBalancer) AttachDSRDecap(int, datapath.XDPMode) (datapath.XDPMode, error) {
+	return 0, datapath.ErrNotSupported
+}
+
+// RunDecapPacket implements datapath.DecapRunner.
+func (*LoadBalancer) RunDecapPacket([]byte) (datapath.Verdict, []byte, error) {
+	return 0, nil, datapath.ErrNotSupported
+}

@@ -50,7 +50,13 @@ func TestPrefilterRestart(t *testing.T) {
 		return err
 	}))
 	defer srv.Close()
-	require.NoError(t, srv.SetReadBuffer(4<<20))
+	// A buffer that holds the whole flow, past net.core.rmem_max (root
+	// may), so that a slow reader loses nothing.
+	raw, err := srv.SyscallConn()
+	require.NoError(t, err)
+	require.NoError(t, raw.Control(func(fd uintptr) {
+		require.NoError(t, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20))
+	}))
 	var allowed, denied atomic.Int64
 	readDone := make(chan struct{})
 	go func() {

@@ -38,6 +38,7 @@ type ctEntry struct {
 	backend  netip.AddrPort
 	id       uint32
 	gen      uint32
+	dsr      bool
 	lastSeen time.Duration
 	closing  bool
 }
@@ -167,11 +168,12 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 	key := ctKey{client: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(l4[0:2])), frontend: f}
 	counter := &l.counters.Established
 	var be netip.AddrPort
+	dsr := false
 	// A tracked flow first; the service is not looked at.
 	if e, ok := l.ct[key]; ok {
 		// The backend must still be the one the flow was given.
 		if a, ok := l.st.BackendAddr(e.id); ok && l.st.BackendGen(e.id) == e.gen {
-			be = a
+			be, dsr = a, e.dsr
 			if now-e.lastSeen > time.Second {
 				e.lastSeen = now
 			}
@@ -180,10 +182,11 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 		}
 	}
 	if !be.IsValid() {
-		_, table, ok := l.st.Service(f)
+		svc, table, ok := l.st.Service(f)
 		if !ok {
 			return pass(&l.counters.Passed)
 		}
+		dsr = svc.Mode == datapath.LBModeDSR
 		if len(table) == 0 {
 			l.counters.NoBackend++
 			return datapath.VerdictDrop, out, nil
@@ -196,9 +199,19 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 			return datapath.VerdictDrop, out, nil
 		}
 		be = a
-		l.track(key, ctEntry{backend: a, id: id, gen: l.st.BackendGen(id), lastSeen: now, closing: closing})
-		l.rev[revKey{client: key.client, backend: a, proto: f.Protocol}] = f.Addr
+		l.track(key, ctEntry{backend: a, id: id, gen: l.st.BackendGen(id), dsr: dsr, lastSeen: now, closing: closing})
+		if !dsr {
+			l.rev[revKey{client: key.client, backend: a, proto: f.Protocol}] = f.Addr
+		}
 		counter = &l.counters.Forwarded
+	}
+	if dsr {
+		// Only an untagged frame makes room for the outer header.
+		if len(out)-len(ip) != 14 {
+			return pass(&l.counters.Passed)
+		}
+		*counter++
+		return datapath.VerdictPass, encapIPIP(out, l.st.Options().DSRSource, be.Addr()), nil
 	}
 	rewrite(ip, l4, ip[16:20], l4[2:4], be)
 	*counter++
@@ -310,4 +323,46 @@ func csumReplace(check uint16, from, to uint32) uint16 {
 	sum = (sum & 0xffff) + (sum >> 16)
 	sum = (sum & 0xffff) + (sum >> 16)
 	return ^uint16(sum)
+}
+
+// encapIPIP puts an outer IPv4 header (src to dst, protocol IPIP) between
+// the Ethernet header and the packet of an untagged frame, as the
+// program's encap_ipip does.
+func encapIPIP(frame []byte, src, dst netip.Addr) []byte {
+	inner := frame[14:]
+	out := make([]byte, 0, len(frame)+20)
+	out = append(out, frame[:14]...)
+	outer := make([]byte, 20)
+	outer[0] = 0x45
+	outer[1] = inner[1]
+	binary.BigEndian.PutUint16(outer[2:4], binary.BigEndian.Uint16(inner[2:4])+20)
+	binary.BigEndian.PutUint16(outer[6:8], 0x4000) // DF
+	outer[8] = 64
+	outer[9] = 4 // IPIP
+	s, d := src.As4(), dst.As4()
+	copy(outer[12:16], s[:])
+	copy(outer[16:20], d[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(native16(outer[i : i+2]))
+	}
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	putNative16(outer[10:12], ^uint16(sum))
+	out = append(out, outer...)
+	return append(out, inner...)
+}
+
+// RunDecapPacket implements datapath.DecapRunner, as the program does.
+func (l *LoadBalancer) RunDecapPacket(frame []byte) (datapath.Verdict, []byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(frame)
+	if len(out) < 34 || binary.BigEndian.Uint16(out[12:14]) != etherTypeIPv4 || out[14+9] != 4 || out[14]&0x0f != 5 ||
+		binary.BigEndian.Uint16(out[14+6:14+8])&0x3fff != 0 {
+		l.counters.Passed++
+		return datapath.VerdictPass, out, nil
+	}
+	l.counters.Decapsulated++
+	return datapath.VerdictPass, append(out[:14:14], out[34:]...), nil
 }

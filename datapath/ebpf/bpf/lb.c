@@ -26,6 +26,8 @@
 // Set at load time.
 volatile const __u32 table_size = 16381;
 volatile const __u32 flow_seed4 = 0;
+// The outer source address of DSR's IPIP packets: this node's.
+volatile const __be32 dsr_source = 0;
 
 struct lb4_key {
 	__be32 vip;
@@ -37,7 +39,13 @@ struct lb4_key {
 struct lb_service {
 	__u32 region; // of lb_maglev
 	__u32 backends; // 0: no backend, the packet is dropped
+	__u32 flags;    // LB_SVC_DSR
+	__u32 pad;
 };
+
+// The service answers directly from its backends: packets go to them
+// encapsulated in IPIP, unchanged inside, and no reply comes back here.
+#define LB_SVC_DSR 1
 
 struct lb4_backend {
 	__be32 addr;
@@ -96,7 +104,7 @@ struct ct_entry {
 	__be32 backend_addr; // the backend the id stood for
 	__be16 backend_port;
 	__u8 closing; // a TCP FIN or RST was seen
-	__u8 pad;
+	__u8 dsr;     // the flow is sent by DSR
 	__u32 backend_gen; // lb4_backend.gen of the backend
 };
 
@@ -138,7 +146,8 @@ enum {
 	LB_FRAGMENT = 3,  // an IPv4 fragment: passed untouched
 	LB_ESTABLISHED = 4, // sent to a backend, a tracked flow
 	LB_REPLY = 5,     // a backend's reply, its source made the frontend
-	LB_COUNTERS = 6,
+	LB_DECAP = 6,     // a DSR packet, decapsulated on its backend
+	LB_COUNTERS = 7,
 };
 
 COUNTERS(lb_stats, LB_COUNTERS);
@@ -207,6 +216,49 @@ static __always_inline void rewrite(struct iphdr *ip, __be16 *ports, void *end, 
 	}
 }
 
+// ipv4_csum is the checksum of a 20-byte IPv4 header.
+static __always_inline __u16 ipv4_csum(struct iphdr *ip)
+{
+	__u32 sum = 0;
+	__u16 *w = (__u16 *)ip;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+// encap_ipip puts an outer IPv4 header (dsr_source to the backend,
+// protocol IPIP) between the Ethernet header and the packet, which must
+// be untagged. It returns -1 when it cannot.
+static __always_inline int encap_ipip(struct xdp_md *ctx, __be32 backend)
+{
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct iphdr)))
+		return -1;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *outer = data + sizeof(struct ethhdr);
+	struct iphdr *inner = (void *)(outer + 1);
+	if ((void *)(inner + 1) > end)
+		return -1;
+	__builtin_memmove(eth, data + sizeof(struct iphdr), sizeof(struct ethhdr));
+	outer->version = 4;
+	outer->ihl = 5;
+	outer->tos = inner->tos;
+	outer->tot_len = bpf_htons(bpf_ntohs(inner->tot_len) + sizeof(struct iphdr));
+	outer->id = 0;
+	outer->frag_off = bpf_htons(0x4000); // DF
+	outer->ttl = 64;
+	outer->protocol = IPPROTO_IPIP;
+	outer->check = 0;
+	outer->saddr = dsr_source;
+	outer->daddr = backend;
+	outer->check = ipv4_csum(outer);
+	return 0;
+}
+
 // parse4 finds the IPv4 header and the ports of a whole TCP or UDP
 // header that is not a fragment; it returns the counter of a packet to
 // pass untouched otherwise (-1 when found).
@@ -238,6 +290,7 @@ static __always_inline int parse4(struct xdp_md *ctx, struct iphdr **ipp, __be16
 SEC("xdp")
 int xdp_lb(struct xdp_md *ctx)
 {
+	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct iphdr *ip;
 	__be16 *ports;
@@ -260,6 +313,7 @@ int xdp_lb(struct xdp_md *ctx)
 	struct ct4_key ck = {.saddr = ip->saddr, .vip = ip->daddr, .sport = ports[0], .dport = ports[1], .proto = ip->protocol};
 	struct lb4_backend *be = 0;
 	__u32 counter = LB_ESTABLISHED;
+	__u32 dsr = 0;
 	struct ct_entry *ct = bpf_map_lookup_elem(&lb4_ct, &ck);
 	if (ct) {
 		__u32 id = ct->backend_id;
@@ -268,6 +322,7 @@ int xdp_lb(struct xdp_md *ctx)
 		if (be && (be->gen != ct->backend_gen || be->addr == 0))
 			be = 0;
 		if (be) {
+			dsr = ct->dsr;
 			// A write a second at most: the entry's cache line stays
 			// clean under a stream of packets.
 			if (now - ct->last_seen_ns > 1000000000ULL)
@@ -281,6 +336,7 @@ int xdp_lb(struct xdp_md *ctx)
 		struct lb_service *svc = bpf_map_lookup_elem(&lb4_services, &key);
 		if (!svc)
 			return lb_count(LB_PASS, XDP_PASS);
+		dsr = svc->flags & LB_SVC_DSR;
 		if (svc->backends == 0)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
 		// Cilium's flow hash: jhash_3words(saddr, both ports as one word, protocol).
@@ -295,14 +351,25 @@ int xdp_lb(struct xdp_md *ctx)
 		if (!be || be->addr == 0)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
 		struct ct_entry e = {.last_seen_ns = now, .backend_id = id, .backend_addr = be->addr,
-				     .backend_port = be->port, .closing = closing, .backend_gen = be->gen};
+				     .backend_port = be->port, .closing = closing, .dsr = dsr, .backend_gen = be->gen};
 		bpf_map_update_elem(&lb4_ct, &ck, &e, BPF_ANY);
-		struct rev4_key rk = {.client = ip->saddr, .backend = be->addr, .cport = ports[0], .bport = be->port, .proto = ip->protocol};
-		struct rev4_val rv = {.vip = ip->daddr, .vport = ports[1]};
-		bpf_map_update_elem(&lb4_rev, &rk, &rv, BPF_ANY);
+		if (!dsr) {
+			struct rev4_key rk = {.client = ip->saddr, .backend = be->addr, .cport = ports[0], .bport = be->port, .proto = ip->protocol};
+			struct rev4_val rv = {.vip = ip->daddr, .vport = ports[1]};
+			bpf_map_update_elem(&lb4_rev, &rk, &rv, BPF_ANY);
+		}
 		counter = LB_FORWARD;
 	}
 
+	if (dsr) {
+		// Only an untagged frame makes room for the outer header.
+		if ((void *)ip != data + sizeof(struct ethhdr))
+			return lb_count(LB_PASS, XDP_PASS);
+		__be32 backend = be->addr;
+		if (encap_ipip(ctx, backend) < 0)
+			return lb_count(LB_NO_BACKEND, XDP_DROP);
+		return lb_count(counter, XDP_PASS);
+	}
 	rewrite(ip, ports, end, &ip->daddr, &ports[1], be->addr, be->port);
 	return lb_count(counter, XDP_PASS);
 }
@@ -324,6 +391,33 @@ int xdp_lb_reply(struct xdp_md *ctx)
 		return lb_count(LB_PASS, XDP_PASS);
 	rewrite(ip, ports, end, &ip->saddr, &ports[0], rv->vip, rv->vport);
 	return lb_count(LB_REPLY, XDP_PASS);
+}
+
+// xdp_dsr_decap runs on a DSR backend: an IPIP packet loses its outer
+// header, and the packet inside goes on to the stack (to the frontend
+// address the backend owns). The kernel's own IPIP device does the same,
+// where the kernel has one.
+SEC("xdp")
+int xdp_dsr_decap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *outer = data + sizeof(struct ethhdr);
+	if ((void *)(outer + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || outer->protocol != IPPROTO_IPIP ||
+	    outer->ihl != 5 || (outer->frag_off & bpf_htons(0x3fff)))
+		return lb_count(LB_PASS, XDP_PASS);
+	struct ethhdr copy;
+	__builtin_memcpy(&copy, eth, sizeof(copy));
+	if (bpf_xdp_adjust_head(ctx, (int)sizeof(struct iphdr)))
+		return lb_count(LB_PASS, XDP_PASS);
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return lb_count(LB_NO_BACKEND, XDP_DROP);
+	__builtin_memcpy(eth, &copy, sizeof(copy));
+	return lb_count(LB_DECAP, XDP_PASS);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";
