@@ -1,7 +1,6 @@
 package ebpf
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -40,9 +38,8 @@ type Prefilter struct {
 	links   map[int]link.Link
 	closed  bool
 	pinPath string
-	// streams counts open event streams; the program reports drops
-	// while there is one.
-	streams int
+	// events turns the program's drop events on while streams are open.
+	events eventSwitch
 }
 
 var (
@@ -98,6 +95,7 @@ func NewPrefilter(opts datapath.PrefilterOptions) (*Prefilter, error) {
 	if err := coll.Assign(&p.objs); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: prefilter: %w", err)
 	}
+	p.events.on = p.objs.EventsOn
 	if pinned {
 		if err := p.recover(); err != nil {
 			_ = p.objs.Close()
@@ -400,78 +398,38 @@ func (p *Prefilter) Events() (datapath.PrefilterEventStream, error) {
 	if p.closed {
 		return nil, errClosed
 	}
-	r, err := ringbuf.NewReader(p.objs.PrefilterEvents)
+	s, err := newRingStream(p.objs.PrefilterEvents, "prefilter events", decodePrefilterEvent)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.events.open(); err != nil {
+		_ = s.Close()
 		return nil, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
 	}
-	var mono unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
-		_ = r.Close()
-		return nil, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
-	}
-	p.streams++
-	if p.streams == 1 {
-		if err := p.objs.EventsOn.Set(uint32(1)); err != nil {
-			p.streams--
-			_ = r.Close()
-			return nil, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
+	s.onClose = func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return nil
 		}
+		return p.events.close()
 	}
-	// The program stamps events with the monotonic clock.
-	boot := time.Now().Add(-time.Duration(mono.Nano()))
-	return &eventStream{p: p, r: r, boot: boot}, nil
+	return s, nil
 }
 
-type eventStream struct {
-	p    *Prefilter
-	r    *ringbuf.Reader
-	boot time.Time
-	once sync.Once
-}
-
-func (s *eventStream) Next(ctx context.Context) (datapath.PrefilterEvent, error) {
-	for {
-		if err := ctx.Err(); err != nil {
-			return datapath.PrefilterEvent{}, err
-		}
-		// Wake up now and then to see ctx.
-		s.r.SetDeadline(time.Now().Add(50 * time.Millisecond))
-		rec, err := s.r.Read()
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			continue
-		case errors.Is(err, os.ErrClosed):
-			return datapath.PrefilterEvent{}, datapath.ErrStreamClosed
-		case err != nil:
-			return datapath.PrefilterEvent{}, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
-		}
-		var e prefilterPrefilterEvent
-		if len(rec.RawSample) < int(unsafe.Sizeof(e)) {
-			return datapath.PrefilterEvent{}, fmt.Errorf("datapath/ebpf: prefilter events: a record of %d bytes", len(rec.RawSample))
-		}
-		e = *(*prefilterPrefilterEvent)(unsafe.Pointer(&rec.RawSample[0]))
-		out := datapath.PrefilterEvent{Time: s.boot.Add(time.Duration(e.KtimeNs)), Ifindex: int(e.Ifindex)}
-		if e.Family == 4 {
-			out.Source = netip.AddrFrom4([4]byte(e.Saddr[:4]))
-		} else {
-			out.Source = netip.AddrFrom16(e.Saddr)
-		}
-		return out, nil
+func decodePrefilterEvent(raw []byte, boot time.Time) (datapath.PrefilterEvent, error) {
+	var e prefilterPrefilterEvent
+	if len(raw) < int(unsafe.Sizeof(e)) {
+		return datapath.PrefilterEvent{}, fmt.Errorf("a record of %d bytes", len(raw))
 	}
-}
-
-func (s *eventStream) Close() error {
-	var err error
-	s.once.Do(func() {
-		err = s.r.Close()
-		s.p.mu.Lock()
-		defer s.p.mu.Unlock()
-		s.p.streams--
-		if s.p.streams == 0 && !s.p.closed {
-			err = errors.Join(err, s.p.objs.EventsOn.Set(uint32(0)))
-		}
-	})
-	return err
+	e = *(*prefilterPrefilterEvent)(unsafe.Pointer(&raw[0]))
+	out := datapath.PrefilterEvent{Time: boot.Add(time.Duration(e.KtimeNs)), Ifindex: int(e.Ifindex)}
+	if e.Family == 4 {
+		out.Source = netip.AddrFrom4([4]byte(e.Saddr[:4]))
+	} else {
+		out.Source = netip.AddrFrom16(e.Saddr)
+	}
+	return out, nil
 }
 
 // Program is the prefilter's XDP program, for benchmarks.
