@@ -1,6 +1,7 @@
 package datapath
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -140,6 +141,47 @@ type LBCounters struct {
 	Replies uint64
 	// Decapsulated: DSR packets unwrapped on their backend.
 	Decapsulated uint64
+	// EventsLost: decisions not reported to an open event stream because
+	// it was full.
+	EventsLost uint64
+}
+
+// LBEventKind is what an LBEvent reports.
+type LBEventKind int
+
+// Load balancer decisions.
+const (
+	// LBEventNewFlow: a new flow was given a backend.
+	LBEventNewFlow LBEventKind = 1
+	// LBEventNoBackend: a packet for a service without a backend to give
+	// was dropped.
+	LBEventNoBackend LBEventKind = 2
+)
+
+// LBEvent is one decision of the load balancer, for package observe.
+type LBEvent struct {
+	Time     time.Time
+	Ifindex  int
+	Kind     LBEventKind
+	Client   netip.AddrPort
+	Frontend Frontend
+	// Backend is the backend given (invalid for LBEventNoBackend).
+	Backend netip.AddrPort
+}
+
+// LBEvents is implemented by load balancers that report their
+// decisions. Reporting costs nothing while no stream is open.
+type LBEvents interface {
+	Events() (LBEventStream, error)
+}
+
+// LBEventStream is an open stream of decisions; those that come faster
+// than they are read are lost, and counted in LBCounters.EventsLost.
+type LBEventStream interface {
+	// Next blocks until the next decision, ctx is done, or the stream is
+	// closed (ErrStreamClosed).
+	Next(ctx context.Context) (LBEvent, error)
+	Close() error
 }
 
 // LBOptions configure a load balancer.
@@ -159,6 +201,10 @@ type LBOptions struct {
 	// DSRSource is the outer source address of DSR packets: this node's
 	// IPv4 address. Services in LBModeDSR need it.
 	DSRSource netip.Addr
+	// EventBuffer is the size in bytes of the ring buffer of decisions,
+	// a power of two of at least a page (DefaultEventBuffer when 0); each
+	// takes EventRecordSize bytes of it.
+	EventBuffer int
 }
 
 // Defaults of LBOptions.
@@ -181,6 +227,9 @@ func (o LBOptions) WithDefaults() LBOptions {
 	}
 	if o.CTMax <= 0 {
 		o.CTMax = DefaultCTMax
+	}
+	if o.EventBuffer <= 0 {
+		o.EventBuffer = DefaultEventBuffer
 	}
 	if o.CTTimeouts.TCP <= 0 {
 		o.CTTimeouts.TCP = 6 * time.Hour

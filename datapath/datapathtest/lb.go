@@ -1,6 +1,7 @@
 package datapathtest
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"net/netip"
@@ -308,6 +309,53 @@ func RunLB(t *testing.T, newLB NewLB) {
 		bad.Backends = []datapath.LBBackend{{Addr: backs[0], Weight: 1}}
 		require.True(t, errors.As(l.Upsert(bad), &le))
 		require.Equal(t, "services[0].Backends[0]", le.Field)
+	})
+
+	t.Run("decisions", func(t *testing.T) {
+		o := opts
+		o.EventBuffer = 4096
+		l := open(t, o)
+		ev, ok := l.(datapath.LBEvents)
+		require.True(t, ok, "the load balancer reports decisions")
+		s := service(tcpFE, 1, 1)
+		empty := service(udpFE, 0)
+		require.NoError(t, l.Upsert(s, empty))
+		src := netip.MustParseAddrPort("192.168.8.8:5000")
+		_, _, err := l.RunPacket(Flow4(ProtoTCP, src, vip)) // no stream: no event
+		require.NoError(t, err)
+
+		st, err := ev.Events()
+		require.NoError(t, err)
+		defer st.Close()
+		src2 := netip.MustParseAddrPort("192.168.8.9:5000")
+		for _, frame := range [][]byte{
+			Flow4(ProtoTCP, src, vip),     // tracked: no decision
+			Flow4(ProtoTCP, src2, vip),    // a new flow
+			Flow4(ProtoUDP, src2, vipUDP), // no backend
+		} {
+			_, _, err := l.RunPacket(frame)
+			require.NoError(t, err)
+		}
+		for _, want := range []datapath.LBEvent{
+			{Kind: datapath.LBEventNewFlow, Client: src2, Frontend: tcpFE, Backend: ExpectedBackend(t, testCfg, s, src2)},
+			{Kind: datapath.LBEventNoBackend, Client: src2, Frontend: udpFE},
+		} {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			e, err := st.Next(ctx)
+			cancel()
+			require.NoError(t, err)
+			require.WithinDuration(t, time.Now(), e.Time, 5*time.Second)
+			require.Equal(t, 1, e.Ifindex)
+			e.Time, e.Ifindex = time.Time{}, 0
+			require.Equal(t, want, e)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		_, err = st.Next(ctx)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.NoError(t, st.Close())
+		_, err = st.Next(t.Context())
+		require.ErrorIs(t, err, datapath.ErrStreamClosed)
 	})
 
 	t.Run("refused batches apply nothing", func(t *testing.T) {

@@ -50,6 +50,20 @@ type lbLb4Key struct {
 	Pad   uint8
 }
 
+type lbLbEvent struct {
+	_       structs.HostLayout
+	KtimeNs uint64
+	Ifindex uint32
+	Kind    uint8
+	Proto   uint8
+	Cport   uint16
+	Client  uint32
+	Vip     uint32
+	Backend uint32
+	Vport   uint16
+	Bport   uint16
+}
+
 type lbLbService struct {
 	_        structs.HostLayout
 	Region   uint32
@@ -84,18 +98,21 @@ type lbRev4Val struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	lbMapLb4Backends  = "lb4_backends"
-	lbMapLb4Ct        = "lb4_ct"
-	lbMapLb4Rev       = "lb4_rev"
-	lbMapLb4Services  = "lb4_services"
-	lbMapLbMaglev     = "lb_maglev"
-	lbMapLbStats      = "lb_stats"
-	lbProgXdpDsrDecap = "xdp_dsr_decap"
-	lbProgXdpLb       = "xdp_lb"
-	lbProgXdpLbReply  = "xdp_lb_reply"
-	lbVarDsrSource    = "dsr_source"
-	lbVarFlowSeed4    = "flow_seed4"
-	lbVarTableSize    = "table_size"
+	lbMapLb4Backends   = "lb4_backends"
+	lbMapLb4Ct         = "lb4_ct"
+	lbMapLb4Rev        = "lb4_rev"
+	lbMapLb4Services   = "lb4_services"
+	lbMapLbEvents      = "lb_events"
+	lbMapLbMaglev      = "lb_maglev"
+	lbMapLbStats       = "lb_stats"
+	lbProgXdpDsrDecap  = "xdp_dsr_decap"
+	lbProgXdpLb        = "xdp_lb"
+	lbProgXdpLbReply   = "xdp_lb_reply"
+	lbVarDsrSource     = "dsr_source"
+	lbVarFlowSeed4     = "flow_seed4"
+	lbVarLbEventsOn    = "lb_events_on"
+	lbVarTableSize     = "table_size"
+	lbVarUnusedLbEvent = "unused_lb_event"
 )
 
 // loadLb returns the embedded CollectionSpec for lb.
@@ -153,6 +170,7 @@ type lbMapSpecs struct {
 	Lb4Ct       *ebpf.MapSpec `ebpf:"lb4_ct"`
 	Lb4Rev      *ebpf.MapSpec `ebpf:"lb4_rev"`
 	Lb4Services *ebpf.MapSpec `ebpf:"lb4_services"`
+	LbEvents    *ebpf.MapSpec `ebpf:"lb_events"`
 	LbMaglev    *ebpf.MapSpec `ebpf:"lb_maglev"`
 	LbStats     *ebpf.MapSpec `ebpf:"lb_stats"`
 }
@@ -161,9 +179,11 @@ type lbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbVariableSpecs struct {
-	DsrSource *ebpf.VariableSpec `ebpf:"dsr_source"`
-	FlowSeed4 *ebpf.VariableSpec `ebpf:"flow_seed4"`
-	TableSize *ebpf.VariableSpec `ebpf:"table_size"`
+	DsrSource     *ebpf.VariableSpec `ebpf:"dsr_source"`
+	FlowSeed4     *ebpf.VariableSpec `ebpf:"flow_seed4"`
+	LbEventsOn    *ebpf.VariableSpec `ebpf:"lb_events_on"`
+	TableSize     *ebpf.VariableSpec `ebpf:"table_size"`
+	UnusedLbEvent *ebpf.VariableSpec `ebpf:"unused_lb_event"`
 }
 
 // lbObjects contains all objects after they have been loaded into the kernel.
@@ -190,6 +210,7 @@ type lbMaps struct {
 	Lb4Ct       *ebpf.Map `ebpf:"lb4_ct"`
 	Lb4Rev      *ebpf.Map `ebpf:"lb4_rev"`
 	Lb4Services *ebpf.Map `ebpf:"lb4_services"`
+	LbEvents    *ebpf.Map `ebpf:"lb_events"`
 	LbMaglev    *ebpf.Map `ebpf:"lb_maglev"`
 	LbStats     *ebpf.Map `ebpf:"lb_stats"`
 }
@@ -200,6 +221,7 @@ func (m *lbMaps) Close() error {
 		m.Lb4Ct,
 		m.Lb4Rev,
 		m.Lb4Services,
+		m.LbEvents,
 		m.LbMaglev,
 		m.LbStats,
 	)
@@ -209,9 +231,11 @@ func (m *lbMaps) Close() error {
 //
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbVariables struct {
-	DsrSource *ebpf.Variable `ebpf:"dsr_source"`
-	FlowSeed4 *ebpf.Variable `ebpf:"flow_seed4"`
-	TableSize *ebpf.Variable `ebpf:"table_size"`
+	DsrSource     *ebpf.Variable `ebpf:"dsr_source"`
+	FlowSeed4     *ebpf.Variable `ebpf:"flow_seed4"`
+	LbEventsOn    *ebpf.Variable `ebpf:"lb_events_on"`
+	TableSize     *ebpf.Variable `ebpf:"table_size"`
+	UnusedLbEvent *ebpf.Variable `ebpf:"unused_lb_event"`
 }
 
 // lbPrograms contains all programs after they have been loaded into the kernel.

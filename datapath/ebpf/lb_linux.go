@@ -33,6 +33,7 @@ type LoadBalancer struct {
 	// Grace periods waited for, for the tests and benchmarks.
 	graces int
 	links  map[int]link.Link
+	events eventSwitch
 	closed bool
 }
 
@@ -40,7 +41,50 @@ var (
 	_ datapath.LoadBalancer = (*LoadBalancer)(nil)
 	_ datapath.PacketRunner = (*LoadBalancer)(nil)
 	_ datapath.ReplyRunner  = (*LoadBalancer)(nil)
+	_ datapath.DecapRunner  = (*LoadBalancer)(nil)
+	_ datapath.LBEvents     = (*LoadBalancer)(nil)
 )
+
+// Events implements datapath.LBEvents with the program's ring buffer.
+func (l *LoadBalancer) Events() (datapath.LBEventStream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, errLBClosed
+	}
+	s, err := newRingStream(l.objs.LbEvents, "load balancer events", decodeLBEvent)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.events.open(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("datapath/ebpf: load balancer events: %w", err)
+	}
+	s.onClose = func() error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.closed {
+			return nil
+		}
+		return l.events.close()
+	}
+	return s, nil
+}
+
+func decodeLBEvent(raw []byte, boot time.Time) (datapath.LBEvent, error) {
+	var e lbLbEvent
+	if len(raw) < int(unsafe.Sizeof(e)) {
+		return datapath.LBEvent{}, fmt.Errorf("a record of %d bytes", len(raw))
+	}
+	e = *(*lbLbEvent)(unsafe.Pointer(&raw[0]))
+	out := datapath.LBEvent{Time: boot.Add(time.Duration(e.KtimeNs)), Ifindex: int(e.Ifindex), Kind: datapath.LBEventKind(e.Kind),
+		Client:   netip.AddrPortFrom(addr4(e.Client), be16(e.Cport)),
+		Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(addr4(e.Vip), be16(e.Vport)), Protocol: maglev.Protocol(e.Proto)}}
+	if e.Backend != 0 {
+		out.Backend = netip.AddrPortFrom(addr4(e.Backend), be16(e.Bport))
+	}
+	return out, nil
+}
 
 // spareRegions is how many table regions there are beyond one per
 // service: that many service changes go by before one RCU grace period
@@ -65,6 +109,7 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load load balancer: %w", err)
 	}
+	l.events.on = l.objs.LbEventsOn
 	mem, err := l.objs.LbMaglev.Memory()
 	if err != nil {
 		_ = l.objs.Close()
@@ -91,6 +136,7 @@ func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
 	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
 	spec.Maps["lb4_ct"].MaxEntries = uint32(opts.CTMax)
 	spec.Maps["lb4_rev"].MaxEntries = uint32(opts.CTMax)
+	spec.Maps["lb_events"].MaxEntries = uint32(opts.EventBuffer)
 	var dsr uint32
 	if opts.DSRSource.Is4() {
 		dsr = ne32(opts.DSRSource.As4())
@@ -255,7 +301,7 @@ func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var c datapath.LBCounters
-	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established, &c.Replies, &c.Decapsulated); err != nil {
+	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established, &c.Replies, &c.Decapsulated, &c.EventsLost); err != nil {
 		return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
 	}
 	return c, nil
@@ -489,7 +535,8 @@ func be16(v uint16) uint16 { return v>>8 | v<<8 }
 func (l *LoadBalancer) MapMemlock() (map[string]uint64, error) {
 	out := map[string]uint64{}
 	for name, m := range map[string]*ebpf.Map{"lb4_services": l.objs.Lb4Services, "lb4_backends": l.objs.Lb4Backends,
-		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb4_rev": l.objs.Lb4Rev, "lb_stats": l.objs.LbStats} {
+		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb4_rev": l.objs.Lb4Rev, "lb_stats": l.objs.LbStats,
+		"lb_events": l.objs.LbEvents} {
 		info, err := m.Info()
 		if err != nil {
 			return nil, fmt.Errorf("datapath/ebpf: load balancer: %s: %w", name, err)

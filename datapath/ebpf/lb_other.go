@@ -72,3 +72,6 @@ func (*LoadBalancer) AttachDSRDecap(int, datapath.XDPMode) (datapath.XDPMode, er
 func (*LoadBalancer) RunDecapPacket([]byte) (datapath.Verdict, []byte, error) {
 	return 0, nil, datapath.ErrNotSupported
 }
+
+// Events returns datapath.ErrNotSupported off Linux.
+func (*LoadBalancer) Events() (datapath.LBEventStream, error) { return nil, datapath.ErrNotSupported }

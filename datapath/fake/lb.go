@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"slices"
@@ -21,6 +22,7 @@ type LoadBalancer struct {
 	ct       map[ctKey]ctEntry
 	rev      map[revKey]netip.AddrPort
 	clock    func() time.Duration
+	streams  map[*lbStream]bool
 }
 
 // revKey finds the frontend of a backend's reply to a client.
@@ -59,7 +61,7 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 		return nil, err
 	}
 	return &LoadBalancer{st: st, ct: map[ctKey]ctEntry{}, rev: map[revKey]netip.AddrPort{},
-		clock: func() time.Duration { return time.Since(start) }}, nil
+		clock: func() time.Duration { return time.Since(start) }, streams: map[*lbStream]bool{}}, nil
 }
 
 // SetClock replaces the monotonic clock flows are stamped with.
@@ -188,6 +190,7 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 		}
 		dsr = svc.Mode == datapath.LBModeDSR
 		if len(table) == 0 {
+			l.report(datapath.LBEventNoBackend, key, netip.AddrPort{})
 			l.counters.NoBackend++
 			return datapath.VerdictDrop, out, nil
 		}
@@ -195,9 +198,11 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 		id, _ := maglev.Lookup(table, l.st.Seed(), flow)
 		a, ok := l.st.BackendAddr(id)
 		if !ok {
+			l.report(datapath.LBEventNoBackend, key, netip.AddrPort{})
 			l.counters.NoBackend++
 			return datapath.VerdictDrop, out, nil
 		}
+		l.report(datapath.LBEventNewFlow, key, a)
 		be = a
 		l.track(key, ctEntry{backend: a, id: id, gen: l.st.BackendGen(id), dsr: dsr, lastSeen: now, closing: closing})
 		if !dsr {
@@ -365,4 +370,53 @@ func (l *LoadBalancer) RunDecapPacket(frame []byte) (datapath.Verdict, []byte, e
 	}
 	l.counters.Decapsulated++
 	return datapath.VerdictPass, append(out[:14:14], out[34:]...), nil
+}
+
+// report hands a decision to every open stream; l.mu is held.
+func (l *LoadBalancer) report(kind datapath.LBEventKind, k ctKey, backend netip.AddrPort) {
+	e := datapath.LBEvent{Time: time.Now(), Ifindex: TestIfindex, Kind: kind, Client: k.client, Frontend: k.frontend, Backend: backend}
+	for s := range l.streams {
+		select {
+		case s.ch <- e:
+		default:
+			l.counters.EventsLost++
+		}
+	}
+}
+
+// Events implements datapath.LBEvents.
+func (l *LoadBalancer) Events() (datapath.LBEventStream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := &lbStream{l: l, ch: make(chan datapath.LBEvent, l.st.Options().EventBuffer/datapath.EventRecordSize), done: make(chan struct{})}
+	l.streams[s] = true
+	return s, nil
+}
+
+type lbStream struct {
+	l    *LoadBalancer
+	ch   chan datapath.LBEvent
+	once sync.Once
+	done chan struct{}
+}
+
+func (s *lbStream) Next(ctx context.Context) (datapath.LBEvent, error) {
+	select {
+	case e := <-s.ch:
+		return e, nil
+	case <-s.done:
+		return datapath.LBEvent{}, datapath.ErrStreamClosed
+	case <-ctx.Done():
+		return datapath.LBEvent{}, ctx.Err()
+	}
+}
+
+func (s *lbStream) Close() error {
+	s.once.Do(func() {
+		s.l.mu.Lock()
+		delete(s.l.streams, s)
+		s.l.mu.Unlock()
+		close(s.done)
+	})
+	return nil
 }

@@ -28,6 +28,33 @@ volatile const __u32 table_size = 16381;
 volatile const __u32 flow_seed4 = 0;
 // The outer source address of DSR's IPIP packets: this node's.
 volatile const __be32 dsr_source = 0;
+// lb_events_on is set while user space reads decisions.
+volatile __u32 lb_events_on;
+
+// A decision: a new flow given a backend, or dropped for want of one.
+struct lb_event {
+	__u64 ktime_ns;
+	__u32 ifindex;
+	__u8 kind; // LB_EVENT_*
+	__u8 proto;
+	__be16 cport;
+	__be32 client;
+	__be32 vip;
+	__be32 backend; // 0 when dropped
+	__be16 vport;
+	__be16 bport;
+};
+
+#define LB_EVENT_NEW_FLOW 1
+#define LB_EVENT_NO_BACKEND 2
+
+// Keeps the event's type in the BTF, for bpf2go.
+const struct lb_event *unused_lb_event __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} lb_events SEC(".maps");
 
 struct lb4_key {
 	__be32 vip;
@@ -147,7 +174,8 @@ enum {
 	LB_ESTABLISHED = 4, // sent to a backend, a tracked flow
 	LB_REPLY = 5,     // a backend's reply, its source made the frontend
 	LB_DECAP = 6,     // a DSR packet, decapsulated on its backend
-	LB_COUNTERS = 7,
+	LB_EVENTS_LOST = 7, // decisions the full ring buffer lost
+	LB_COUNTERS = 8,
 };
 
 COUNTERS(lb_stats, LB_COUNTERS);
@@ -186,6 +214,29 @@ static __always_inline __u16 csum_replace(__u16 check, __u32 from, __u32 to)
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return (__u16)~sum;
+}
+
+// lb_event reports a decision when a reader listens.
+static __always_inline void lb_event(struct xdp_md *ctx, __u8 kind, struct iphdr *ip, __be16 *ports, struct lb4_backend *be)
+{
+	if (!lb_events_on)
+		return;
+	struct lb_event *e = bpf_ringbuf_reserve(&lb_events, sizeof(*e), 0);
+	if (!e) {
+		lb_count(LB_EVENTS_LOST, 0);
+		return;
+	}
+	e->ktime_ns = bpf_ktime_get_ns();
+	e->ifindex = ctx->ingress_ifindex;
+	e->kind = kind;
+	e->proto = ip->protocol;
+	e->cport = ports[0];
+	e->client = ip->saddr;
+	e->vip = ip->daddr;
+	e->vport = ports[1];
+	e->backend = be ? be->addr : 0;
+	e->bport = be ? be->port : 0;
+	bpf_ringbuf_submit(e, 0);
 }
 
 // rewrite sets an address and a port of an IPv4 TCP or UDP packet whose
@@ -337,8 +388,10 @@ int xdp_lb(struct xdp_md *ctx)
 		if (!svc)
 			return lb_count(LB_PASS, XDP_PASS);
 		dsr = svc->flags & LB_SVC_DSR;
-		if (svc->backends == 0)
+		if (svc->backends == 0) {
+			lb_event(ctx, LB_EVENT_NO_BACKEND, ip, ports, 0);
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
+		}
 		// Cilium's flow hash: jhash_3words(saddr, both ports as one word, protocol).
 		__u32 hash = jhash_3words(ip->saddr, *(__u32 *)ports, ip->protocol, flow_seed4);
 		__u32 slot = svc->region * table_size + hash % table_size;
@@ -348,8 +401,11 @@ int xdp_lb(struct xdp_md *ctx)
 			return lb_count(LB_PASS, XDP_PASS);
 		__u32 id = pr->id[slot & 1];
 		be = bpf_map_lookup_elem(&lb4_backends, &id);
-		if (!be || be->addr == 0)
+		if (!be || be->addr == 0) {
+			lb_event(ctx, LB_EVENT_NO_BACKEND, ip, ports, 0);
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
+		}
+		lb_event(ctx, LB_EVENT_NEW_FLOW, ip, ports, be);
 		struct ct_entry e = {.last_seen_ns = now, .backend_id = id, .backend_addr = be->addr,
 				     .backend_port = be->port, .closing = closing, .dsr = dsr, .backend_gen = be->gen};
 		bpf_map_update_elem(&lb4_ct, &ck, &e, BPF_ANY);
