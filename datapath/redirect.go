@@ -79,10 +79,68 @@ func CheckRedirects(rs []Redirect) error {
 	return nil
 }
 
-// SortedRedirects returns the redirects of m sorted by frontend.
-func SortedRedirects(m map[Frontend]Redirect) []Redirect {
-	out := make([]Redirect, 0, len(m))
-	for _, r := range m {
+// RedirectTable is a proxy redirect's table as both backends keep it:
+// it checks changes before they are applied. Not safe for concurrent use.
+type RedirectTable struct {
+	max int
+	m   map[Frontend]Redirect
+}
+
+// NewRedirectTable returns an empty table of at most max redirects (1024
+// when 0).
+func NewRedirectTable(max int) *RedirectTable {
+	if max <= 0 {
+		max = 1024
+	}
+	return &RedirectTable{max: max, m: map[Frontend]Redirect{}}
+}
+
+// Max is the table's capacity.
+func (t *RedirectTable) Max() int { return t.max }
+
+// CheckSet returns the error Set of rs would give, changing nothing.
+func (t *RedirectTable) CheckSet(rs []Redirect) error {
+	if err := CheckRedirects(rs); err != nil {
+		return err
+	}
+	n := len(t.m)
+	for _, r := range rs {
+		if _, ok := t.m[r.Frontend]; !ok {
+			n++
+		}
+	}
+	if n > t.max {
+		return &LBError{Field: "redirects", Err: fmt.Errorf("%w: %d redirects, %d at most", ErrLBFull, n, t.max)}
+	}
+	return nil
+}
+
+// Set records rs, checked by CheckSet.
+func (t *RedirectTable) Set(r Redirect) { t.m[r.Frontend] = r }
+
+// CheckRemove returns the error a removal of fs would give.
+func (t *RedirectTable) CheckRemove(fs []Frontend) error {
+	for i, f := range fs {
+		if _, ok := t.m[f]; !ok {
+			return &LBError{Field: fmt.Sprintf("frontends[%d]", i), Frontend: f, Err: ErrNoRedirect}
+		}
+	}
+	return nil
+}
+
+// Get returns the redirect of f.
+func (t *RedirectTable) Get(f Frontend) (Redirect, bool) {
+	r, ok := t.m[f]
+	return r, ok
+}
+
+// Remove forgets the redirect of f.
+func (t *RedirectTable) Remove(f Frontend) { delete(t.m, f) }
+
+// Sorted returns the redirects sorted by frontend.
+func (t *RedirectTable) Sorted() []Redirect {
+	out := make([]Redirect, 0, len(t.m))
+	for _, r := range t.m {
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b Redirect) int { return CompareFrontend(a.Frontend, b.Frontend) })

@@ -395,19 +395,18 @@ func addr4(v uint32) netip.Addr {
 
 // RunPacket implements datapath.PacketRunner with BPF_PROG_TEST_RUN.
 func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error) {
-	out := make([]byte, len(frame)+256)
-	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
-	ret, err := l.objs.XdpLb.Run(opts)
-	if err != nil {
-		return 0, nil, fmt.Errorf("datapath/ebpf: load balancer test run: %w", err)
-	}
-	return datapath.Verdict(ret), opts.DataOut, nil
+	return runXDP(l.objs.XdpLb, "load balancer", frame)
 }
 
 // Attach attaches the load balancer to the interface ifindex (of the
 // calling thread's network namespace) through a bpf_link, and returns the
 // XDP mode it runs in.
 func (l *LoadBalancer) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
+	return l.attach(l.objs.XdpLb, "load balancer", ifindex, mode)
+}
+
+// attach attaches one of the load balancer's programs to ifindex.
+func (l *LoadBalancer) attach(prog *ebpf.Program, what string, ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -416,9 +415,9 @@ func (l *LoadBalancer) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPM
 	if _, ok := l.links[ifindex]; ok {
 		return mode, fmt.Errorf("datapath/ebpf: load balancer: interface %d: already attached", ifindex)
 	}
-	lk, used, err := attachXDP(l.objs.XdpLb, ifindex, mode)
+	lk, used, err := attachXDP(prog, ifindex, mode)
 	if err != nil {
-		return used, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+		return used, fmt.Errorf("datapath/ebpf: %s: %w", what, err)
 	}
 	l.links[ifindex] = lk
 	return used, nil
@@ -439,62 +438,24 @@ func (l *LoadBalancer) Detach(ifindex int) error {
 // AttachReplies attaches the reply program (reverse NAT) to the
 // interface ifindex, where backends' replies come in.
 func (l *LoadBalancer) AttachReplies(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return mode, errLBClosed
-	}
-	if _, ok := l.links[ifindex]; ok {
-		return mode, fmt.Errorf("datapath/ebpf: load balancer: interface %d: already attached", ifindex)
-	}
-	lk, used, err := attachXDP(l.objs.XdpLbReply, ifindex, mode)
-	if err != nil {
-		return used, fmt.Errorf("datapath/ebpf: load balancer replies: %w", err)
-	}
-	l.links[ifindex] = lk
-	return used, nil
+	return l.attach(l.objs.XdpLbReply, "load balancer replies", ifindex, mode)
 }
 
 // AttachDSRDecap attaches, on a DSR backend, the program that unwraps
 // the IPIP packets the load balancer sends (for kernels without an IPIP
 // device) to the interface ifindex.
 func (l *LoadBalancer) AttachDSRDecap(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return mode, errLBClosed
-	}
-	if _, ok := l.links[ifindex]; ok {
-		return mode, fmt.Errorf("datapath/ebpf: load balancer: interface %d: already attached", ifindex)
-	}
-	lk, used, err := attachXDP(l.objs.XdpDsrDecap, ifindex, mode)
-	if err != nil {
-		return used, fmt.Errorf("datapath/ebpf: DSR decapsulation: %w", err)
-	}
-	l.links[ifindex] = lk
-	return used, nil
+	return l.attach(l.objs.XdpDsrDecap, "DSR decapsulation", ifindex, mode)
 }
 
 // RunDecapPacket implements datapath.DecapRunner with BPF_PROG_TEST_RUN.
 func (l *LoadBalancer) RunDecapPacket(frame []byte) (datapath.Verdict, []byte, error) {
-	out := make([]byte, len(frame)+256)
-	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
-	ret, err := l.objs.XdpDsrDecap.Run(opts)
-	if err != nil {
-		return 0, nil, fmt.Errorf("datapath/ebpf: DSR decapsulation test run: %w", err)
-	}
-	return datapath.Verdict(ret), opts.DataOut, nil
+	return runXDP(l.objs.XdpDsrDecap, "DSR decapsulation", frame)
 }
 
 // RunReplyPacket implements datapath.ReplyRunner with BPF_PROG_TEST_RUN.
 func (l *LoadBalancer) RunReplyPacket(frame []byte) (datapath.Verdict, []byte, error) {
-	out := make([]byte, len(frame)+256)
-	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
-	ret, err := l.objs.XdpLbReply.Run(opts)
-	if err != nil {
-		return 0, nil, fmt.Errorf("datapath/ebpf: load balancer reply test run: %w", err)
-	}
-	return datapath.Verdict(ret), opts.DataOut, nil
+	return runXDP(l.objs.XdpLbReply, "load balancer reply", frame)
 }
 
 // Program is the load balancer's XDP program, for benchmarks.
@@ -546,4 +507,16 @@ func (l *LoadBalancer) MapMemlock() (map[string]uint64, error) {
 		}
 	}
 	return out, nil
+}
+
+// runXDP runs an XDP program on frame with BPF_PROG_TEST_RUN and returns
+// its verdict and the frame it left (with room to grow by 256 bytes).
+func runXDP(prog *ebpf.Program, what string, frame []byte) (datapath.Verdict, []byte, error) {
+	out := make([]byte, len(frame)+256)
+	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
+	ret, err := prog.Run(opts)
+	if err != nil {
+		return 0, nil, fmt.Errorf("datapath/ebpf: %s test run: %w", what, err)
+	}
+	return datapath.Verdict(ret), opts.DataOut, nil
 }

@@ -38,6 +38,35 @@ func vethPair(t *testing.T, a, b *testutils.NetNS, an, bn string, aa, ba netip.A
 	return index
 }
 
+// routed is three namespaces: a client (10.N.1.1) and backends
+// (10.N.2.10 and 10.N.2.11 on one interface) on either side of a router
+// (10.N.1.2 and 10.N.2.1) that forwards between them, for N = net.
+type routed struct {
+	client, router, backend *testutils.NetNS
+	// clientSide and backendSide are the router's interfaces; backendLink
+	// is the backends' interface.
+	clientSide, backendSide int
+	backendLink             netlink.Link
+}
+
+func newRouted(t *testing.T, n byte, prefix string) *routed {
+	t.Helper()
+	r := &routed{client: testutils.NewNetNS(t), router: testutils.NewNetNS(t), backend: testutils.NewNetNS(t)}
+	a := func(c, d byte) netip.Addr { return netip.AddrFrom4([4]byte{10, n, c, d}) }
+	r.clientSide = vethPair(t, r.client, r.router, prefix+"-c", prefix+"-r1", a(1, 1), a(1, 2))
+	r.backendSide = vethPair(t, r.backend, r.router, prefix+"-b", prefix+"-r2", a(2, 10), a(2, 1))
+	hb := r.backend.NetlinkHandle(t)
+	var err error
+	r.backendLink, err = hb.LinkByName(prefix + "-b")
+	require.NoError(t, err)
+	require.NoError(t, hb.AddrAdd(r.backendLink, &netlink.Addr{IPNet: &net.IPNet{IP: a(2, 11).AsSlice(), Mask: net.CIDRMask(24, 32)}}))
+	for ns, gw := range map[*testutils.NetNS]netip.Addr{r.client: a(1, 2), r.backend: a(2, 1)} {
+		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
+	}
+	require.NoError(t, r.router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+	return r
+}
+
 // TestLBOnVeth sends UDP from a client namespace to a service VIP through
 // a router namespace whose client-facing interface runs the XDP load
 // balancer: each flow arrives at the backend, in a third namespace, that
@@ -45,17 +74,8 @@ func vethPair(t *testing.T, a, b *testutils.NetNS, an, bn string, aa, ba netip.A
 func TestLBOnVeth(t *testing.T) {
 	l := newLB(t, datapath.LBOptions{MaxServices: 4})
 	defer func() { require.NoError(t, l.Close()) }()
-	client, router, backend := testutils.NewNetNS(t), testutils.NewNetNS(t), testutils.NewNetNS(t)
-	lbIndex := vethPair(t, client, router, "lb-c", "lb-r1", netip.MustParseAddr("10.81.1.1"), netip.MustParseAddr("10.81.1.2"))
-	vethPair(t, backend, router, "lb-b", "lb-r2", netip.MustParseAddr("10.81.2.10"), netip.MustParseAddr("10.81.2.1"))
-	hb := backend.NetlinkHandle(t)
-	bl, err := hb.LinkByName("lb-b")
-	require.NoError(t, err)
-	require.NoError(t, hb.AddrAdd(bl, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP{10, 81, 2, 11}, Mask: net.CIDRMask(24, 32)}}))
-	for ns, gw := range map[*testutils.NetNS]netip.Addr{client: netip.MustParseAddr("10.81.1.2"), backend: netip.MustParseAddr("10.81.2.1")} {
-		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
-	}
-	require.NoError(t, router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+	r := newRouted(t, 81, "lb")
+	client, router, backend, lbIndex := r.client, r.router, r.backend, r.clientSide
 
 	vip := netip.MustParseAddrPort("10.96.0.10:53")
 	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolUDP}, Backends: []datapath.LBBackend{
@@ -137,17 +157,8 @@ func TestLBOnVeth(t *testing.T) {
 func TestLBTCPOnVeth(t *testing.T) {
 	l := newLB(t, datapath.LBOptions{MaxServices: 4})
 	defer func() { require.NoError(t, l.Close()) }()
-	client, router, backend := testutils.NewNetNS(t), testutils.NewNetNS(t), testutils.NewNetNS(t)
-	lbIndex := vethPair(t, client, router, "tc-c", "tc-r1", netip.MustParseAddr("10.82.1.1"), netip.MustParseAddr("10.82.1.2"))
-	replyIndex := vethPair(t, backend, router, "tc-b", "tc-r2", netip.MustParseAddr("10.82.2.10"), netip.MustParseAddr("10.82.2.1"))
-	hb := backend.NetlinkHandle(t)
-	bl, err := hb.LinkByName("tc-b")
-	require.NoError(t, err)
-	require.NoError(t, hb.AddrAdd(bl, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP{10, 82, 2, 11}, Mask: net.CIDRMask(24, 32)}}))
-	for ns, gw := range map[*testutils.NetNS]netip.Addr{client: netip.MustParseAddr("10.82.1.2"), backend: netip.MustParseAddr("10.82.2.1")} {
-		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
-	}
-	require.NoError(t, router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+	r := newRouted(t, 82, "tc")
+	client, router, backend, lbIndex, replyIndex := r.client, r.router, r.backend, r.clientSide, r.backendSide
 
 	vip := netip.MustParseAddrPort("10.96.0.10:80")
 	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}, Backends: []datapath.LBBackend{
@@ -220,19 +231,11 @@ func TestLBTCPOnVeth(t *testing.T) {
 // loopback device and runs the decapsulation program) answers the client
 // directly, and the router never sees a reply it has to translate.
 func TestLBDSROnVeth(t *testing.T) {
-	client, router, backend := testutils.NewNetNS(t), testutils.NewNetNS(t), testutils.NewNetNS(t)
-	lbIndex := vethPair(t, client, router, "ds-c", "ds-r1", netip.MustParseAddr("10.84.1.1"), netip.MustParseAddr("10.84.1.2"))
-	vethPair(t, backend, router, "ds-b", "ds-r2", netip.MustParseAddr("10.84.2.10"), netip.MustParseAddr("10.84.2.1"))
+	r := newRouted(t, 84, "ds")
+	client, router, backend, lbIndex, bl := r.client, r.router, r.backend, r.clientSide, r.backendLink
+	hb := backend.NetlinkHandle(t)
 	l := newLB(t, datapath.LBOptions{MaxServices: 4, DSRSource: netip.MustParseAddr("10.84.2.1")})
 	defer func() { require.NoError(t, l.Close()) }()
-	hb := backend.NetlinkHandle(t)
-	bl, err := hb.LinkByName("ds-b")
-	require.NoError(t, err)
-	require.NoError(t, hb.AddrAdd(bl, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP{10, 84, 2, 11}, Mask: net.CIDRMask(24, 32)}}))
-	for ns, gw := range map[*testutils.NetNS]netip.Addr{client: netip.MustParseAddr("10.84.1.2"), backend: netip.MustParseAddr("10.84.2.1")} {
-		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
-	}
-	require.NoError(t, router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
 	// The backend owns the VIP and takes IPIP.
 	lo, err := hb.LinkByName("lo")
 	require.NoError(t, err)

@@ -33,12 +33,11 @@ func (m TCMode) String() string {
 
 // ProxyRedirect is the TC proxy redirect (see datapath.ProxyRedirect).
 type ProxyRedirect struct {
-	mu        sync.Mutex
-	objs      redirectObjects
-	redirects map[datapath.Frontend]datapath.Redirect
-	max       int
-	links     map[int]func() error // detach, by interface
-	closed    bool
+	mu     sync.Mutex
+	objs   redirectObjects
+	table  *datapath.RedirectTable
+	links  map[int]func() error // detach, by interface
+	closed bool
 }
 
 var _ datapath.ProxyRedirect = (*ProxyRedirect)(nil)
@@ -46,15 +45,12 @@ var _ datapath.ProxyRedirect = (*ProxyRedirect)(nil)
 // NewProxyRedirect loads the redirect program, for at most max
 // redirects (1024 when 0).
 func NewProxyRedirect(max int) (*ProxyRedirect, error) {
-	if max <= 0 {
-		max = 1024
-	}
+	r := &ProxyRedirect{table: datapath.NewRedirectTable(max), links: map[int]func() error{}}
 	spec, err := loadRedirect()
 	if err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: proxy redirect: %w", err)
 	}
-	spec.Maps["redirect4"].MaxEntries = uint32(max)
-	r := &ProxyRedirect{redirects: map[datapath.Frontend]datapath.Redirect{}, max: max, links: map[int]func() error{}}
+	spec.Maps["redirect4"].MaxEntries = uint32(r.table.Max())
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load proxy redirect: %w", err)
 	}
@@ -65,17 +61,8 @@ func NewProxyRedirect(max int) (*ProxyRedirect, error) {
 func (r *ProxyRedirect) Set(redirects ...datapath.Redirect) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := datapath.CheckRedirects(redirects); err != nil {
+	if err := r.table.CheckSet(redirects); err != nil {
 		return err
-	}
-	n := len(r.redirects)
-	for _, rd := range redirects {
-		if _, ok := r.redirects[rd.Frontend]; !ok {
-			n++
-		}
-	}
-	if n > r.max {
-		return &datapath.LBError{Field: "redirects", Err: fmt.Errorf("%w: %d redirects, %d at most", datapath.ErrLBFull, n, r.max)}
 	}
 	for _, rd := range redirects {
 		k := redirectRedirect4Key{Vip: ne32(rd.Frontend.Addr.Addr().As4()), Port: be16(rd.Frontend.Addr.Port()), Proto: unix.IPPROTO_TCP}
@@ -83,7 +70,7 @@ func (r *ProxyRedirect) Set(redirects ...datapath.Redirect) error {
 		if err := r.objs.Redirect4.Update(k, v, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("datapath/ebpf: proxy redirect %s: %w", rd.Frontend, err)
 		}
-		r.redirects[rd.Frontend] = rd
+		r.table.Set(rd)
 	}
 	return nil
 }
@@ -92,17 +79,15 @@ func (r *ProxyRedirect) Set(redirects ...datapath.Redirect) error {
 func (r *ProxyRedirect) Remove(frontends ...datapath.Frontend) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, f := range frontends {
-		if _, ok := r.redirects[f]; !ok {
-			return &datapath.LBError{Field: fmt.Sprintf("frontends[%d]", i), Frontend: f, Err: datapath.ErrNoRedirect}
-		}
+	if err := r.table.CheckRemove(frontends); err != nil {
+		return err
 	}
 	for _, f := range frontends {
 		k := redirectRedirect4Key{Vip: ne32(f.Addr.Addr().As4()), Port: be16(f.Addr.Port()), Proto: unix.IPPROTO_TCP}
 		if err := r.objs.Redirect4.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("datapath/ebpf: proxy redirect %s: %w", f, err)
 		}
-		delete(r.redirects, f)
+		r.table.Remove(f)
 	}
 	return nil
 }
@@ -111,7 +96,7 @@ func (r *ProxyRedirect) Remove(frontends ...datapath.Frontend) error {
 func (r *ProxyRedirect) Redirects() []datapath.Redirect {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return datapath.SortedRedirects(r.redirects)
+	return r.table.Sorted()
 }
 
 // Counters implements datapath.ProxyRedirect.

@@ -1,7 +1,6 @@
 package fake
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/eniway/eniway/datapath"
@@ -11,10 +10,9 @@ import (
 // of redirects, which Lookup reads as the program does. It moves no
 // packets: a process without privileges cannot assign sockets.
 type ProxyRedirect struct {
-	mu        sync.Mutex
-	redirects map[datapath.Frontend]datapath.Redirect
-	max       int
-	counters  datapath.RedirectCounters
+	mu       sync.Mutex
+	table    *datapath.RedirectTable
+	counters datapath.RedirectCounters
 }
 
 var _ datapath.ProxyRedirect = (*ProxyRedirect)(nil)
@@ -22,30 +20,18 @@ var _ datapath.ProxyRedirect = (*ProxyRedirect)(nil)
 // NewProxyRedirect returns an empty redirect table of at most max
 // redirects (1024 when 0).
 func NewProxyRedirect(max int) *ProxyRedirect {
-	if max <= 0 {
-		max = 1024
-	}
-	return &ProxyRedirect{redirects: map[datapath.Frontend]datapath.Redirect{}, max: max}
+	return &ProxyRedirect{table: datapath.NewRedirectTable(max)}
 }
 
 // Set implements datapath.ProxyRedirect.
 func (r *ProxyRedirect) Set(redirects ...datapath.Redirect) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := datapath.CheckRedirects(redirects); err != nil {
+	if err := r.table.CheckSet(redirects); err != nil {
 		return err
 	}
-	n := len(r.redirects)
 	for _, rd := range redirects {
-		if _, ok := r.redirects[rd.Frontend]; !ok {
-			n++
-		}
-	}
-	if n > r.max {
-		return &datapath.LBError{Field: "redirects", Err: fmt.Errorf("%w: %d redirects, %d at most", datapath.ErrLBFull, n, r.max)}
-	}
-	for _, rd := range redirects {
-		r.redirects[rd.Frontend] = rd
+		r.table.Set(rd)
 	}
 	return nil
 }
@@ -54,13 +40,11 @@ func (r *ProxyRedirect) Set(redirects ...datapath.Redirect) error {
 func (r *ProxyRedirect) Remove(frontends ...datapath.Frontend) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, f := range frontends {
-		if _, ok := r.redirects[f]; !ok {
-			return &datapath.LBError{Field: fmt.Sprintf("frontends[%d]", i), Frontend: f, Err: datapath.ErrNoRedirect}
-		}
+	if err := r.table.CheckRemove(frontends); err != nil {
+		return err
 	}
 	for _, f := range frontends {
-		delete(r.redirects, f)
+		r.table.Remove(f)
 	}
 	return nil
 }
@@ -69,7 +53,7 @@ func (r *ProxyRedirect) Remove(frontends ...datapath.Frontend) error {
 func (r *ProxyRedirect) Redirects() []datapath.Redirect {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return datapath.SortedRedirects(r.redirects)
+	return r.table.Sorted()
 }
 
 // Lookup returns the redirect a TCP packet to f takes, and counts it as
@@ -77,7 +61,7 @@ func (r *ProxyRedirect) Redirects() []datapath.Redirect {
 func (r *ProxyRedirect) Lookup(f datapath.Frontend) (datapath.Redirect, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rd, ok := r.redirects[f]
+	rd, ok := r.table.Get(f)
 	if ok {
 		r.counters.Assigned++
 	} else {
