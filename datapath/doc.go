@@ -49,6 +49,13 @@
 // no IPIP device, so a backend can unwrap with the load balancer's own program (AttachDSRDecap).
 // TestLBDSROnVeth runs TCP that way end to end.
 //
+// With LBOptions.PinPath, the kernel backend pins its maps and links, and a load balancer opened on the pins
+// takes over the services (with their weights and modes, from a record only user space reads), the backend ids
+// and generations, the tracked flows and the counters, and swaps its programs into the pinned links with
+// link.Update. The record is written before the program's maps, so a batch cut short by a crash is finished by
+// the next load balancer. TestLBRestart restarts it under UDP and open TCP connections: every datagram
+// arrives, and the connections keep their backends even when one is drained after the restart.
+//
 // While an LBEventStream is open (LBEvents), the load balancer reports its decisions for package observe:
 // each new flow with the backend it was given, and each packet dropped for want of a backend; a ring buffer
 // of LBOptions.EventBuffer bytes holds what is not read yet, and what does not fit is counted (EventsLost). BenchmarkLB/dsr/established: 59 to 77 ns (target 45:

@@ -205,6 +205,16 @@ type LBOptions struct {
 	// a power of two of at least a page (DefaultEventBuffer when 0); each
 	// takes EventRecordSize bytes of it.
 	EventBuffer int
+	// PinPath, for the kernel backend, is a directory on a bpffs (one per
+	// network namespace) where the maps, the services' record and the
+	// interfaces' links are pinned. A load balancer opened on a PinPath
+	// that holds pins takes over its services, backends, tracked flows
+	// and counters, and its Attach calls replace the program of pinned
+	// links atomically, so a restart or an upgrade of the agent drops no
+	// packet and moves no flow. Every option but CTTimeouts and
+	// EventBuffer must be those the pins were made with. Close then
+	// leaves the pins (and the programs) in place. The fake ignores it.
+	PinPath string
 }
 
 // Defaults of LBOptions.
@@ -397,6 +407,94 @@ func NewLBState(opts LBOptions) (*LBState, error) {
 		refs: map[netip.AddrPort]int{}, next: 1}, nil
 }
 
+// RestoreLBState returns the state of a load balancer that had services,
+// with backend ids: the id and generation of each backend address, as an
+// earlier state gave them (so that tracked flows keep their backends and
+// tables come out the same). Every backend of services must have an id;
+// ids of addresses no service names are not kept.
+func RestoreLBState(opts LBOptions, services []Service, ids map[netip.AddrPort]uint32, gens map[uint32]uint32) (*LBState, error) {
+	st, err := NewLBState(opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(services) > st.opts.MaxServices {
+		return nil, &LBError{Field: "services", Err: fmt.Errorf("%w: %d services, %d at most", ErrLBFull, len(services), st.opts.MaxServices)}
+	}
+	owner := map[uint32]netip.AddrPort{}
+	for i, s := range services {
+		field := fmt.Sprintf("services[%d]", i)
+		if err := CheckService(s, field); err != nil {
+			return nil, err
+		}
+		if _, ok := st.services[s.Frontend]; ok {
+			return nil, &LBError{Field: field + ".Frontend", Frontend: s.Frontend, Err: fmt.Errorf("%w: twice", ErrInvalidService)}
+		}
+		if err := st.checkMode(s, field); err != nil {
+			return nil, err
+		}
+		for j, b := range s.Backends {
+			id, ok := ids[b.Addr]
+			if !ok || id == 0 || uint64(id) > uint64(st.opts.MaxBackends) {
+				return nil, &LBError{Field: fmt.Sprintf("%s.Backends[%d]", field, j), Frontend: s.Frontend,
+					Err: fmt.Errorf("%w: backend %s has no valid id (%d)", ErrInvalidService, b.Addr, id)}
+			}
+			if o, ok := owner[id]; ok && o != b.Addr {
+				return nil, &LBError{Field: fmt.Sprintf("%s.Backends[%d]", field, j), Frontend: s.Frontend,
+					Err: fmt.Errorf("%w: backends %s and %s have the same id %d", ErrInvalidService, o, b.Addr, id)}
+			}
+			owner[id] = b.Addr
+			st.refs[b.Addr]++
+		}
+		s.Backends = slices.Clone(s.Backends)
+		st.services[s.Frontend] = s
+	}
+	for id, a := range owner {
+		st.ids[a], st.addrs[id], st.gens[id] = id, a, gens[id]
+		st.nextGen = max(st.nextGen, gens[id])
+		st.next = max(st.next, id+1)
+	}
+	for id := uint32(1); id < st.next; id++ {
+		if _, ok := owner[id]; !ok {
+			st.free = append(st.free, id)
+		}
+	}
+	for i, s := range services {
+		if err := st.buildTable(s, st.BackendID, fmt.Sprintf("services[%d].Backends", i), st.tables); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// checkMode refuses a DSR service when the options have no DSR source.
+func (st *LBState) checkMode(s Service, field string) error {
+	if s.Mode == LBModeDSR && !st.opts.DSRSource.Is4() {
+		return &LBError{Field: field + ".Mode", Frontend: s.Frontend, Err: fmt.Errorf("%w: DSR needs LBOptions.DSRSource, an IPv4 address", ErrInvalidService)}
+	}
+	return nil
+}
+
+// buildTable puts the Maglev table of s's backends with weight, their ids
+// from id, into tables (nil when none has weight).
+func (st *LBState) buildTable(s Service, id func(netip.AddrPort) uint32, field string, tables map[Frontend][]uint32) error {
+	var live []maglev.Backend
+	for _, b := range MaglevBackends(s, id) {
+		if b.Weight > 0 {
+			live = append(live, b)
+		}
+	}
+	if len(live) == 0 {
+		tables[s.Frontend] = nil
+		return nil
+	}
+	t, err := st.builder.Table(live)
+	if err != nil {
+		return &LBError{Field: field, Frontend: s.Frontend, Err: fmt.Errorf("%w: %w", ErrInvalidService, err)}
+	}
+	tables[s.Frontend] = t
+	return nil
+}
+
 // Options are the state's options, defaults filled in.
 func (st *LBState) Options() LBOptions { return st.opts }
 
@@ -445,8 +543,8 @@ func (st *LBState) Upsert(services []Service) (LBChange, error) {
 		if err := CheckService(s, field); err != nil {
 			return ch, err
 		}
-		if s.Mode == LBModeDSR && !st.opts.DSRSource.Is4() {
-			return ch, &LBError{Field: field + ".Mode", Frontend: s.Frontend, Err: fmt.Errorf("%w: DSR needs LBOptions.DSRSource, an IPv4 address", ErrInvalidService)}
+		if err := st.checkMode(s, field); err != nil {
+			return ch, err
 		}
 		if seen[s.Frontend] {
 			return ch, &LBError{Field: field + ".Frontend", Frontend: s.Frontend, Err: fmt.Errorf("%w: twice in the batch", ErrInvalidService)}
@@ -508,21 +606,9 @@ func (st *LBState) Upsert(services []Service) (LBChange, error) {
 	}
 	tables := map[Frontend][]uint32{}
 	for i, s := range services {
-		var live []maglev.Backend
-		for _, b := range MaglevBackends(s, id) {
-			if b.Weight > 0 {
-				live = append(live, b)
-			}
+		if err := st.buildTable(s, id, fmt.Sprintf("services[%d].Backends", i), tables); err != nil {
+			return ch, err
 		}
-		if len(live) == 0 {
-			tables[s.Frontend] = nil
-			continue
-		}
-		t, err := st.builder.Table(live)
-		if err != nil {
-			return ch, &LBError{Field: fmt.Sprintf("services[%d].Backends", i), Frontend: s.Frontend, Err: fmt.Errorf("%w: %w", ErrInvalidService, err)}
-		}
-		tables[s.Frontend] = t
 	}
 	// Apply.
 	for a, i := range ids {
@@ -597,3 +683,4 @@ func (st *LBState) setRefs(refs map[netip.AddrPort]int) []uint32 {
 	}
 	return freed
 }
+

@@ -35,4 +35,21 @@
 // restart or upgrade neither drops an allowed packet nor lets a denied
 // one through (TestPrefilterRestart). Close leaves pins and program in
 // place; Remove detaches and unpins.
+//
+// # Load balancer
+//
+// NewLoadBalancer loads the XDP load balancer (see package datapath). With
+// LBOptions.PinPath its maps, a record of the services (lb_services_meta:
+// each service's mode and backends with weights, which no program reads)
+// and each interface's link are pinned. A load balancer opened on pins
+// rebuilds its services from the record and the backends map, keeps the
+// backend ids and generations (so tracked flows keep their backends), waits
+// one RCU grace period, and then makes the program's maps agree with the
+// record: a service whose region holds another table gets its table
+// written, a service the record lacks is removed with its flows, and
+// backends no service names are cleared. Upsert and Delete write the
+// record first, so this finishes a batch an earlier load balancer was
+// applying when it stopped (TestLBRecoverFinishesBatches). Its Attach
+// calls replace the programs of pinned links with link.Update
+// (TestLBRestart).
 package ebpf

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -35,6 +38,12 @@ type LoadBalancer struct {
 	links  map[int]link.Link
 	events eventSwitch
 	closed bool
+	// With a PinPath: the services' record (lb_services_meta) and how
+	// many of its entries each service takes.
+	pinPath string
+	meta    *ebpf.Map
+	chunks  map[datapath.Frontend]int
+	nchunks int
 }
 
 var (
@@ -93,6 +102,8 @@ func spareRegions(maxServices int) int { return max(16, maxServices/8) }
 
 // NewLoadBalancer loads the load balancer's program and maps. Its tables
 // take (MaxServices + MaxServices/8, at least 16) x TableSize x 4 bytes.
+// With a PinPath that holds the pins of an earlier load balancer, it
+// takes over its services, backends and flows (see LBOptions.PinPath).
 func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 	st, err := datapath.NewLBState(opts)
 	if err != nil {
@@ -105,17 +116,54 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 	}
 	m := opts.Maglev.TableSize
 	regions := opts.MaxServices + spareRegions(opts.MaxServices)
-	l := &LoadBalancer{st: st, m: m, region: map[datapath.Frontend]uint32{}, links: map[int]link.Link{}}
-	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
-		return nil, fmt.Errorf("datapath/ebpf: load load balancer: %w", err)
+	l := &LoadBalancer{st: st, m: m, region: map[datapath.Frontend]uint32{}, links: map[int]link.Link{},
+		pinPath: opts.PinPath, chunks: map[datapath.Frontend]int{}}
+	var copts ebpf.CollectionOptions
+	pinned := false
+	if l.pinPath != "" {
+		if err := os.MkdirAll(l.pinPath, 0o700); err != nil {
+			return nil, fmt.Errorf("datapath/ebpf: load balancer: pin path: %w", err)
+		}
+		for name, ms := range spec.Maps {
+			if !strings.HasPrefix(name, ".") {
+				ms.Pinning = ebpf.PinByName
+			}
+		}
+		copts.Maps.PinPath = l.pinPath
+		for _, name := range []string{lbMetaMap, "lb4_services"} {
+			if _, err := os.Stat(filepath.Join(l.pinPath, name)); err == nil {
+				pinned = true
+			}
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, copts)
+	if err != nil {
+		if errors.Is(err, ebpf.ErrMapIncompatible) {
+			err = fmt.Errorf("%w (the pins were made with other options)", err)
+		}
+		return nil, fmt.Errorf("datapath/ebpf: load load balancer (pin path %q): %w", l.pinPath, err)
+	}
+	defer coll.Close()
+	if err := coll.Assign(&l.objs); err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
+	}
+	if l.pinPath != "" {
+		l.meta = coll.DetachMap(lbMetaMap)
 	}
 	l.events.on = l.objs.LbEventsOn
 	mem, err := l.objs.LbMaglev.Memory()
 	if err != nil {
-		_ = l.objs.Close()
+		_ = l.closeMaps()
 		return nil, fmt.Errorf("datapath/ebpf: load balancer: map the tables: %w", err)
 	}
 	l.tables = mem
+	if pinned {
+		if err := l.recover(regions); err != nil {
+			_ = l.closeMaps()
+			return nil, err
+		}
+		return l, nil
+	}
 	for r := regions - 1; r >= 0; r-- {
 		l.free = append(l.free, uint32(r))
 	}
@@ -145,6 +193,11 @@ func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
 		spec.Variables["dsr_source"].Set(dsr)); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
 	}
+	if opts.PinPath != "" {
+		spec.Maps[lbMetaMap] = &ebpf.MapSpec{Name: lbMetaMap, Type: ebpf.Hash, Flags: unix.BPF_F_NO_PREALLOC,
+			KeySize: uint32(unsafe.Sizeof(lbMetaKey{})), ValueSize: uint32(unsafe.Sizeof(lbMetaValue{})),
+			MaxEntries: uint32(lbMetaEntries(opts))}
+	}
 	return spec, nil
 }
 
@@ -156,43 +209,78 @@ func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
 		return errLBClosed
 	}
 	l.reclaimIDs()
+	if err := l.checkChunks(services); err != nil {
+		return err
+	}
 	ch, err := l.st.Upsert(services)
 	if err != nil {
 		return err
 	}
 	for _, id := range ch.NewIDs {
-		a, _ := l.st.BackendAddr(id)
-		v := lbLb4Backend{Addr: ne32(a.Addr().As4()), Port: be16(a.Port()), Gen: l.st.BackendGen(id)}
-		if err := l.objs.Lb4Backends.Update(id, &v, ebpf.UpdateAny); err != nil {
-			return fmt.Errorf("datapath/ebpf: load balancer: backend %s: %w", a, err)
+		if err := l.writeBackend(id); err != nil {
+			return err
+		}
+	}
+	// The record first: a load balancer that takes over after a crash
+	// here finishes the batch.
+	for _, f := range ch.Upserted {
+		if err := l.record(f); err != nil {
+			return err
 		}
 	}
 	for _, f := range ch.Upserted {
-		r, err := l.takeRegion()
-		if err != nil {
+		if err := l.writeService(f); err != nil {
 			return err
 		}
-		svc, table, _ := l.st.Service(f)
-		if len(table) > 0 {
-			// Backend ids as the program reads them: host-order words.
-			raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(table))), 4*len(table))
-			if _, err := l.tables.WriteAt(raw, int64(r)*int64(l.m)*4); err != nil {
-				return fmt.Errorf("datapath/ebpf: load balancer: service %s: write its table: %w", f, err)
-			}
-		}
-		v := lbLbService{Region: r, Backends: uint32(min(len(table), 1))}
-		if svc.Mode == datapath.LBModeDSR {
-			v.Flags = 1 // LB_SVC_DSR
-		}
-		if err := l.objs.Lb4Services.Update(lbKey(f), &v, ebpf.UpdateAny); err != nil {
-			return fmt.Errorf("datapath/ebpf: load balancer: service %s: %w", f, err)
-		}
-		if old, ok := l.region[f]; ok {
-			l.retired = append(l.retired, old)
-		}
-		l.region[f] = r
 	}
 	return l.clearBackends(ch.FreedIDs)
+}
+
+// writeBackend writes the backend entry of id.
+func (l *LoadBalancer) writeBackend(id uint32) error {
+	a, _ := l.st.BackendAddr(id)
+	v := lbLb4Backend{Addr: ne32(a.Addr().As4()), Port: be16(a.Port()), Gen: l.st.BackendGen(id)}
+	if err := l.objs.Lb4Backends.Update(id, &v, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("datapath/ebpf: load balancer: backend %s: %w", a, err)
+	}
+	return nil
+}
+
+// writeService writes the table of service f into a free region and then
+// points the service at it, retiring the region it read before.
+func (l *LoadBalancer) writeService(f datapath.Frontend) error {
+	r, err := l.takeRegion()
+	if err != nil {
+		return err
+	}
+	svc, table, _ := l.st.Service(f)
+	if len(table) > 0 {
+		// Backend ids as the program reads them: host-order words.
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(table))), 4*len(table))
+		if _, err := l.tables.WriteAt(raw, int64(r)*int64(l.m)*4); err != nil {
+			l.free = append(l.free, r)
+			return fmt.Errorf("datapath/ebpf: load balancer: service %s: write its table: %w", f, err)
+		}
+	}
+	v := lbService(svc, table, r)
+	if err := l.objs.Lb4Services.Update(lbKey(f), &v, ebpf.UpdateAny); err != nil {
+		l.free = append(l.free, r)
+		return fmt.Errorf("datapath/ebpf: load balancer: service %s: %w", f, err)
+	}
+	if old, ok := l.region[f]; ok {
+		l.retired = append(l.retired, old)
+	}
+	l.region[f] = r
+	return nil
+}
+
+// lbService is the program's entry of a service whose table is in region r.
+func lbService(svc datapath.Service, table []uint32, r uint32) lbLbService {
+	v := lbLbService{Region: r, Backends: uint32(min(len(table), 1))}
+	if svc.Mode == datapath.LBModeDSR {
+		v.Flags = 1 // LB_SVC_DSR
+	}
+	return v
 }
 
 // clearBackends empties the backend entries of removed backends, so that
@@ -216,6 +304,11 @@ func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
 	ch, err := l.st.Delete(frontends)
 	if err != nil {
 		return err
+	}
+	for _, f := range ch.Removed {
+		if err := l.unrecord(f, 0); err != nil {
+			return err
+		}
 	}
 	for _, f := range ch.Removed {
 		if err := l.objs.Lb4Services.Delete(lbKey(f)); err != nil {
@@ -402,11 +495,12 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 // calling thread's network namespace) through a bpf_link, and returns the
 // XDP mode it runs in.
 func (l *LoadBalancer) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
-	return l.attach(l.objs.XdpLb, "load balancer", ifindex, mode)
+	return l.attach(l.objs.XdpLb, "xdp_lb", "load balancer", ifindex, mode)
 }
 
-// attach attaches one of the load balancer's programs to ifindex.
-func (l *LoadBalancer) attach(prog *ebpf.Program, what string, ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
+// attach attaches one of the load balancer's programs, name, to ifindex
+// (its link pinned as name_ifindex with a PinPath).
+func (l *LoadBalancer) attach(prog *ebpf.Program, name, what string, ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -415,7 +509,11 @@ func (l *LoadBalancer) attach(prog *ebpf.Program, what string, ifindex int, mode
 	if _, ok := l.links[ifindex]; ok {
 		return mode, fmt.Errorf("datapath/ebpf: load balancer: interface %d: already attached", ifindex)
 	}
-	lk, used, err := attachXDP(prog, ifindex, mode)
+	pin := ""
+	if l.pinPath != "" {
+		pin = filepath.Join(l.pinPath, fmt.Sprintf("%s_%d", name, ifindex))
+	}
+	lk, used, err := attachXDPPinned(prog, pin, ifindex, mode)
 	if err != nil {
 		return used, fmt.Errorf("datapath/ebpf: %s: %w", what, err)
 	}
@@ -432,20 +530,23 @@ func (l *LoadBalancer) Detach(ifindex int) error {
 		return fmt.Errorf("datapath/ebpf: load balancer: interface %d: not attached", ifindex)
 	}
 	delete(l.links, ifindex)
-	return lk.Close()
+	if err := detachLink(lk, l.pinPath != ""); err != nil {
+		return fmt.Errorf("datapath/ebpf: load balancer: detach from interface %d: %w", ifindex, err)
+	}
+	return nil
 }
 
 // AttachReplies attaches the reply program (reverse NAT) to the
 // interface ifindex, where backends' replies come in.
 func (l *LoadBalancer) AttachReplies(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
-	return l.attach(l.objs.XdpLbReply, "load balancer replies", ifindex, mode)
+	return l.attach(l.objs.XdpLbReply, "xdp_lb_reply", "load balancer replies", ifindex, mode)
 }
 
 // AttachDSRDecap attaches, on a DSR backend, the program that unwraps
 // the IPIP packets the load balancer sends (for kernels without an IPIP
 // device) to the interface ifindex.
 func (l *LoadBalancer) AttachDSRDecap(ifindex int, mode datapath.XDPMode) (datapath.XDPMode, error) {
-	return l.attach(l.objs.XdpDsrDecap, "DSR decapsulation", ifindex, mode)
+	return l.attach(l.objs.XdpDsrDecap, "xdp_dsr_decap", "DSR decapsulation", ifindex, mode)
 }
 
 // RunDecapPacket implements datapath.DecapRunner with BPF_PROG_TEST_RUN.
@@ -461,22 +562,76 @@ func (l *LoadBalancer) RunReplyPacket(frame []byte) (datapath.Verdict, []byte, e
 // Program is the load balancer's XDP program, for benchmarks.
 func (l *LoadBalancer) Program() *ebpf.Program { return l.objs.XdpLb }
 
-// Close implements datapath.LoadBalancer.
+// Close implements datapath.LoadBalancer: it detaches the programs from
+// every interface and releases the maps, but with a PinPath, where it
+// leaves the pinned links and maps, and the programs running, for the
+// next load balancer to take over (Remove takes them away).
 func (l *LoadBalancer) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.close(false)
+}
+
+// Remove is Close that also detaches pinned links (those an earlier load
+// balancer attached included) and removes every pin.
+func (l *LoadBalancer) Remove() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.close(true)
+}
+
+func (l *LoadBalancer) close(unpin bool) error {
 	if l.closed {
 		return nil
 	}
 	l.closed = true
 	l.tables = nil
+	unpin = unpin && l.pinPath != ""
 	var errs []error
 	for ifindex, lk := range l.links {
-		if err := lk.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("detach from interface %d: %w", ifindex, err))
+		var err error
+		if unpin || l.pinPath == "" {
+			err = detachLink(lk, unpin)
+		} else {
+			err = lk.Close() // a pinned link stays
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("interface %d: %w", ifindex, err))
 		}
 	}
-	return errors.Join(append(errs, l.objs.Close())...)
+	if unpin {
+		errs = append(errs, removeLinkPins(l.pinPath, "xdp_lb_*"), removeLinkPins(l.pinPath, "xdp_dsr_decap_*"))
+		for _, m := range l.maps() {
+			errs = append(errs, m.Unpin())
+		}
+	}
+	errs = append(errs, l.closeMaps())
+	if unpin {
+		errs = append(errs, removePinDir(l.pinPath))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("datapath/ebpf: load balancer: close: %w", err)
+	}
+	return nil
+}
+
+// maps are the load balancer's maps by name.
+func (l *LoadBalancer) maps() map[string]*ebpf.Map {
+	m := map[string]*ebpf.Map{"lb4_services": l.objs.Lb4Services, "lb4_backends": l.objs.Lb4Backends,
+		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb4_rev": l.objs.Lb4Rev, "lb_stats": l.objs.LbStats,
+		"lb_events": l.objs.LbEvents}
+	if l.meta != nil {
+		m[lbMetaMap] = l.meta
+	}
+	return m
+}
+
+func (l *LoadBalancer) closeMaps() error {
+	err := l.objs.Close()
+	if l.meta != nil {
+		err = errors.Join(err, l.meta.Close())
+	}
+	return err
 }
 
 var errLBClosed = errors.New("datapath/ebpf: load balancer closed")
@@ -495,9 +650,7 @@ func be16(v uint16) uint16 { return v>>8 | v<<8 }
 // allocated, by map name.
 func (l *LoadBalancer) MapMemlock() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	for name, m := range map[string]*ebpf.Map{"lb4_services": l.objs.Lb4Services, "lb4_backends": l.objs.Lb4Backends,
-		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb4_rev": l.objs.Lb4Rev, "lb_stats": l.objs.LbStats,
-		"lb_events": l.objs.LbEvents} {
+	for name, m := range l.maps() {
 		info, err := m.Info()
 		if err != nil {
 			return nil, fmt.Errorf("datapath/ebpf: load balancer: %s: %w", name, err)

@@ -286,29 +286,13 @@ func (p *Prefilter) Attach(ifindex int, mode datapath.XDPMode) (datapath.XDPMode
 	if _, ok := p.links[ifindex]; ok {
 		return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: already attached", ifindex)
 	}
+	pin := ""
 	if p.pinPath != "" {
-		if l, err := link.LoadPinnedLink(p.linkPin(ifindex), nil); err == nil {
-			// A link left by an earlier prefilter: replace its program in
-			// place, without a moment of no program.
-			if err := l.Update(p.objs.XdpPrefilter); err != nil {
-				_ = l.Close()
-				return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: replace the pinned link's program: %w", ifindex, err)
-			}
-			p.links[ifindex] = l
-			return attachedMode(ifindex)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return mode, fmt.Errorf("datapath/ebpf: prefilter: interface %d: load the pinned link: %w", ifindex, err)
-		}
+		pin = p.linkPin(ifindex)
 	}
-	l, used, err := attachXDP(p.objs.XdpPrefilter, ifindex, mode)
+	l, used, err := attachXDPPinned(p.objs.XdpPrefilter, pin, ifindex, mode)
 	if err != nil {
 		return used, fmt.Errorf("datapath/ebpf: prefilter: %w", err)
-	}
-	if p.pinPath != "" {
-		if err := l.Pin(p.linkPin(ifindex)); err != nil {
-			_ = l.Close()
-			return used, fmt.Errorf("datapath/ebpf: prefilter: interface %d: pin the link: %w", ifindex, err)
-		}
 	}
 	p.links[ifindex] = l
 	return used, nil
@@ -382,13 +366,7 @@ func (p *Prefilter) Detach(ifindex int) error {
 	return nil
 }
 
-func (p *Prefilter) detach(l link.Link) error {
-	var errs []error
-	if p.pinPath != "" {
-		errs = append(errs, l.Unpin())
-	}
-	return errors.Join(append(errs, l.Close())...)
-}
+func (p *Prefilter) detach(l link.Link) error { return detachLink(l, p.pinPath != "") }
 
 // Events implements datapath.PrefilterEvents with the program's ring
 // buffer (PrefilterOptions.EventBuffer bytes).
@@ -473,7 +451,8 @@ func (p *Prefilter) close(unpin bool) error {
 		for _, m := range []*ebpf.Map{p.objs.DenyV40, p.objs.DenyV41, p.objs.DenyV60, p.objs.DenyV61, p.objs.PrefilterStats, p.objs.PrefilterEvents} {
 			errs = append(errs, m.Unpin())
 		}
-		errs = append(errs, unpinData(p.pinPath))
+		// Links an earlier prefilter pinned that this one did not attach.
+		errs = append(errs, removeLinkPins(p.pinPath, "xdp_link_*"), unpinData(p.pinPath))
 	}
 	errs = append(errs, p.objs.Close())
 	if err := errors.Join(errs...); err != nil {
@@ -489,10 +468,7 @@ func unpinData(dir string) error {
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
 	}
-	if rerr := os.Remove(dir); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && !errors.Is(rerr, unix.ENOTEMPTY) {
-		err = errors.Join(err, rerr)
-	}
-	return err
+	return errors.Join(err, removePinDir(dir))
 }
 
 // XDP attach modes netlink reports (IFLA_XDP_ATTACHED).

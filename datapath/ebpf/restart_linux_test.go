@@ -15,16 +15,14 @@ import (
 
 	"github.com/eniway/eniway/datapath"
 	"github.com/eniway/eniway/datapath/ebpf"
+	"github.com/eniway/eniway/internal/testutils"
 )
 
 // bpffs mounts a private bpffs instance on a temporary directory for the
 // test, unmounted when it ends.
 func bpffs(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	require.NoError(t, unix.Mount("bpf", dir, "bpf", 0, "mode=0700"), "mount a bpffs")
-	t.Cleanup(func() { require.NoError(t, unix.Unmount(dir, 0)) })
-	return dir
+	return testutils.BPFFS(t)
 }
 
 // TestPrefilterRestart replaces a pinned prefilter with a new one while

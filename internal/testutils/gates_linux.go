@@ -144,3 +144,20 @@ func probeBPF() error {
 	}
 	return nil
 }
+
+// BPFFS mounts a private bpffs instance on a temporary directory for tb and returns the directory; the
+// mount goes when tb ends. It skips tb (see [SkipOrFail]) unless [RequireRoot] passes.
+func BPFFS(tb testing.TB) string {
+	tb.Helper()
+	RequireRoot(tb)
+	dir := tb.TempDir()
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		tb.Fatalf("mount a bpffs on %s: %v", dir, err)
+	}
+	tb.Cleanup(func() {
+		if err := unix.Unmount(dir, 0); err != nil {
+			tb.Errorf("unmount the bpffs on %s: %v", dir, err)
+		}
+	})
+	return dir
+}

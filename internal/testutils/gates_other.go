@@ -35,3 +35,10 @@ func RequireBPF(tb testing.TB) {
 func needsLinux() string {
 	return fmt.Sprintf("needs Linux, running on %s: run on Linux, e.g. in a VM or container", runtime.GOOS)
 }
+
+// BPFFS skips tb (see [SkipOrFail]): bpffs exists only on Linux.
+func BPFFS(tb testing.TB) string {
+	tb.Helper()
+	SkipOrFail(tb, "%s", needsLinux())
+	return ""
+}
