@@ -683,4 +683,3 @@ func (st *LBState) setRefs(refs map[netip.AddrPort]int) []uint32 {
 	}
 	return freed
 }
-
