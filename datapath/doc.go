@@ -7,8 +7,8 @@
 // datapath/fake, the conformance suite in datapath/datapathtest, a differential test and BenchmarkPrefilter),
 // with its drop events; and the load balancer's first slices: IPv4 TCP and UDP DNAT by Maglev, with
 // connection tracking, reverse NAT of replies, and DSR with IPIP; and the proxy redirect (TPROXY with
-// bpf_sk_assign at TC ingress, TCX or clsact). IPv6 services and TCP state beyond FIN and RST are specified
-// below and not built yet (issue #6).
+// bpf_sk_assign at TC ingress, TCX or clsact). IPv6 services are specified below and not built yet (issue
+// #6).
 //
 // # Proxy redirect
 //
@@ -34,9 +34,11 @@
 // Flows are tracked in an LRU map of LBOptions.CTMax entries (client address and port, frontend): a flow
 // keeps its backend while that backend exists, drained (weight 0) or not, told apart by a generation number
 // from any backend that had its id before; otherwise it is given one from the table again. A tracked flow
-// is found before the service is looked at (deleting a service removes its flows). FIN and RST mark a flow
-// closing. Conntrack lists the flows and ExpireConntrack removes those idle past Cilium's default timeouts
-// (TCP 6 h, closing 10 s, UDP 60 s), on the monotonic clock the program stamps entries with, to a second.
+// is found before the service is looked at (deleting a service removes its flows). A flow's state follows
+// its client's TCP flags (NextCTState): opening while it has sent only SYNs, open after, closing after a FIN
+// or an RST, and opening again when a SYN reuses a closing flow's tuple. Conntrack lists the flows and
+// ExpireConntrack removes those idle past Cilium's default timeouts (TCP 6 h, TCP with only SYNs 60 s,
+// closing 10 s, UDP 60 s), on the monotonic clock the program stamps entries with, to a second.
 //
 // Each new flow also records its frontend for the replies (client, backend, protocol); a second XDP program,
 // attached with AttachReplies where backends' replies come in, gives a reply the frontend back as its source.

@@ -47,8 +47,65 @@ type CTEntry struct {
 	Backend netip.AddrPort
 	// LastSeen is when its last packet came, on the monotonic clock.
 	LastSeen time.Duration
-	// Closing: a TCP FIN or RST was seen.
-	Closing bool
+	// State is what the flow's packets have said so far.
+	State CTState
+}
+
+// CTState is the state of a tracked flow, from the packets the load
+// balancer sees (the client's: replies do not pass it in DSR mode).
+type CTState uint8
+
+// States of tracked flows.
+const (
+	// CTOpen: a UDP flow, or a TCP connection whose client has sent more
+	// than SYNs.
+	CTOpen CTState = iota
+	// CTOpening: a TCP connection whose client has sent only SYNs.
+	CTOpening
+	// CTClosing: a TCP connection whose client has sent a FIN or an RST.
+	CTClosing
+)
+
+func (s CTState) String() string {
+	switch s {
+	case CTOpen:
+		return "open"
+	case CTOpening:
+		return "opening"
+	case CTClosing:
+		return "closing"
+	}
+	return fmt.Sprintf("CTState(%d)", uint8(s))
+}
+
+// TCP header flags NextCTState reads.
+const (
+	TCPFlagFIN = 0x01
+	TCPFlagSYN = 0x02
+	TCPFlagRST = 0x04
+	TCPFlagACK = 0x10
+)
+
+// NextCTState is the state of a flow of proto after a packet with the TCP
+// flags: tracked says whether the flow was tracked before the packet, in
+// state prev. A FIN or RST closes; a SYN without ACK opens a new
+// connection (or one on the tuple of a closing one); any other packet
+// makes an opening connection open and leaves a closing one closing.
+func NextCTState(proto maglev.Protocol, tracked bool, prev CTState, flags uint8) CTState {
+	switch {
+	case proto != maglev.ProtocolTCP:
+		return CTOpen
+	case flags&(TCPFlagFIN|TCPFlagRST) != 0:
+		return CTClosing
+	case flags&(TCPFlagSYN|TCPFlagACK) == TCPFlagSYN:
+		if !tracked || prev == CTClosing {
+			return CTOpening
+		}
+		return prev
+	case tracked && prev == CTClosing:
+		return CTClosing
+	}
+	return CTOpen
 }
 
 // CompareCTEntry orders entries by frontend, then client.
@@ -63,19 +120,24 @@ func CompareCTEntry(a, b CTEntry) int {
 type CTTimeouts struct {
 	// TCP: an open TCP connection (Cilium's default: 6 hours).
 	TCP time.Duration
+	// TCPSYN: a TCP connection that has sent only SYNs (Cilium's
+	// default: 60 s).
+	TCPSYN time.Duration
 	// TCPClosing: after a FIN or RST (Cilium's default: 10 s).
 	TCPClosing time.Duration
 	// Other: UDP (Cilium's default: 60 s).
 	Other time.Duration
 }
 
-// Timeout is the timeout of a flow of proto, closing or not.
-func (t CTTimeouts) Timeout(proto maglev.Protocol, closing bool) time.Duration {
+// Timeout is the timeout of a flow of proto in state.
+func (t CTTimeouts) Timeout(proto maglev.Protocol, state CTState) time.Duration {
 	switch {
 	case proto != maglev.ProtocolTCP:
 		return t.Other
-	case closing:
+	case state == CTClosing:
 		return t.TCPClosing
+	case state == CTOpening:
+		return t.TCPSYN
 	}
 	return t.TCP
 }
@@ -243,6 +305,9 @@ func (o LBOptions) WithDefaults() LBOptions {
 	}
 	if o.CTTimeouts.TCP <= 0 {
 		o.CTTimeouts.TCP = 6 * time.Hour
+	}
+	if o.CTTimeouts.TCPSYN <= 0 {
+		o.CTTimeouts.TCPSYN = time.Minute
 	}
 	if o.CTTimeouts.TCPClosing <= 0 {
 		o.CTTimeouts.TCPClosing = 10 * time.Second

@@ -191,34 +191,100 @@ func RunLB(t *testing.T, newLB NewLB) {
 		require.NoError(t, err)
 		require.Equal(t, datapath.LBCounters{Forwarded: 5, Established: 1}, c)
 
-		// Conntrack lists the flows; a FIN makes one closing.
+		// Conntrack lists the flows in their states: opened and
+		// answered, closing after a FIN, and only SYNs sent.
 		require.Equal(t, backs[1], send(clients[backs[1]], 0x11)) // FIN, ACK
 		entries, err := l.Conntrack()
 		require.NoError(t, err)
 		require.Len(t, entries, 4)
+		states := map[netip.AddrPort]datapath.CTState{}
 		var fin datapath.CTEntry
 		for _, e := range entries {
 			require.Equal(t, tcpFE, e.Frontend)
+			states[e.Client] = e.State
 			if e.Client == clients[backs[1]] {
 				fin = e
 			}
 		}
-		require.True(t, fin.Closing)
+		require.Equal(t, map[netip.AddrPort]datapath.CTState{clients[backs[0]]: datapath.CTOpen, clients[backs[1]]: datapath.CTClosing,
+			clients[backs[2]]: datapath.CTOpening, fresh: datapath.CTOpening}, states)
 		require.Equal(t, backs[1], fin.Backend)
 
-		// Expiry: the closing flow after 10 s idle, the others after 6 h.
+		// Expiry: the closing flow after 10 s idle, those with only SYNs
+		// after 60 s, the open one after 6 h.
 		n, err := l.ExpireConntrack(fin.LastSeen + 10*time.Second - time.Nanosecond)
 		require.NoError(t, err)
 		require.Zero(t, n)
 		n, err = l.ExpireConntrack(fin.LastSeen + 10*time.Second + time.Millisecond)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
+		n, err = l.ExpireConntrack(l.Now() + 59*time.Second)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		n, err = l.ExpireConntrack(l.Now() + time.Minute + time.Second)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
 		n, err = l.ExpireConntrack(l.Now() + 6*time.Hour + time.Second)
 		require.NoError(t, err)
-		require.Equal(t, 3, n)
+		require.Equal(t, 1, n)
 		entries, err = l.Conntrack()
 		require.NoError(t, err)
 		require.Empty(t, entries)
+	})
+
+	t.Run("TCP states", func(t *testing.T) {
+		l := open(t, opts)
+		require.NoError(t, l.Upsert(service(tcpFE, 1, 1), service(udpFE, 1)))
+		src := netip.MustParseAddrPort("192.168.4.4:4000")
+		// The client's packets, and the state each leaves.
+		for i, step := range []struct {
+			flags byte
+			want  datapath.CTState
+		}{
+			{0x02, datapath.CTOpening}, // SYN
+			{0x02, datapath.CTOpening}, // SYN again
+			{0x10, datapath.CTOpen},    // ACK
+			{0x18, datapath.CTOpen},    // PSH, ACK
+			{0x02, datapath.CTOpen},    // a stray SYN
+			{0x11, datapath.CTClosing}, // FIN, ACK
+			{0x10, datapath.CTClosing}, // ACK
+			{0x02, datapath.CTOpening}, // SYN: a new connection on the tuple
+			{0x12, datapath.CTOpen},    // SYN, ACK
+			{0x04, datapath.CTClosing}, // RST
+		} {
+			frame := Flow4(ProtoTCP, src, tcpFE.Addr)
+			frame[14+20+13] = step.flags
+			_, _, err := l.RunPacket(FillChecksums(frame))
+			require.NoError(t, err)
+			entries, err := l.Conntrack()
+			require.NoError(t, err)
+			require.Len(t, entries, 1)
+			require.Equal(t, step.want, entries[0].State, "step %d: flags %#x", i, step.flags)
+		}
+		// A new flow that begins with an RST, with an ACK, and a UDP flow.
+		for i, c := range []struct {
+			frame []byte
+			want  datapath.CTState
+		}{
+			{Flow4(ProtoTCP, netip.MustParseAddrPort("192.168.4.5:4000"), tcpFE.Addr), datapath.CTClosing},
+			{Flow4(ProtoTCP, netip.MustParseAddrPort("192.168.4.6:4000"), tcpFE.Addr), datapath.CTOpen},
+			{Flow4(ProtoUDP, netip.MustParseAddrPort("192.168.4.7:4000"), udpFE.Addr), datapath.CTOpen},
+		} {
+			if i < 2 {
+				c.frame[14+20+13] = []byte{0x04, 0x10}[i]
+				c.frame = FillChecksums(c.frame)
+			}
+			_, _, err := l.RunPacket(c.frame)
+			require.NoError(t, err)
+		}
+		entries, err := l.Conntrack()
+		require.NoError(t, err)
+		got := map[uint16]datapath.CTState{}
+		for _, e := range entries {
+			got[e.Client.Port()+uint16(e.Client.Addr().As4()[3])*10] = e.State
+		}
+		require.Equal(t, map[uint16]datapath.CTState{4040: datapath.CTClosing, 4050: datapath.CTClosing, 4060: datapath.CTOpen,
+			4070: datapath.CTOpen}, got)
 	})
 
 	t.Run("replies get the frontend back", func(t *testing.T) {

@@ -29,7 +29,7 @@ type lbCtEntry struct {
 	BackendId   uint32
 	BackendAddr uint32
 	BackendPort uint16
-	Closing     uint8
+	State       uint8
 	Dsr         uint8
 	BackendGen  uint32
 }

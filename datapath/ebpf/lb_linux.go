@@ -424,7 +424,7 @@ func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
 	defer l.mu.Unlock()
 	t := l.st.Options().CTTimeouts
 	n, err := l.removeFlows(func(e datapath.CTEntry) bool {
-		return e.LastSeen+t.Timeout(e.Frontend.Protocol, e.Closing) < now
+		return e.LastSeen+t.Timeout(e.Frontend.Protocol, e.State) < now
 	})
 	if err != nil {
 		return n, fmt.Errorf("datapath/ebpf: load balancer conntrack: %w", err)
@@ -474,7 +474,7 @@ func (l *LoadBalancer) eachFlow(f func(lbCt4Key, datapath.CTEntry)) error {
 				Protocol: maglev.Protocol(k.Proto)},
 			Backend:  netip.AddrPortFrom(addr4(v.BackendAddr), be16(v.BackendPort)),
 			LastSeen: time.Duration(v.LastSeenNs),
-			Closing:  v.Closing != 0,
+			State:    datapath.CTState(v.State),
 		})
 	}
 	return it.Err()

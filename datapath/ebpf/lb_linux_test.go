@@ -82,6 +82,10 @@ func TestLBDifferential(t *testing.T) {
 			// Few clients, so that flows come back, tracked, across changes.
 			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 168, 0, byte(rng.IntN(8))}), uint16(1024+rng.IntN(4)))
 			frame := datapathtest.Flow4(uint8(fe.Protocol), src, fe.Addr)
+			if fe.Protocol == maglev.ProtocolTCP { // flags that move the flow's state
+				frame[14+20+13] = []byte{0x02, 0x02, 0x10, 0x12, 0x18, 0x11, 0x04, 0x14}[rng.IntN(8)]
+				frame = datapathtest.FillChecksums(frame)
+			}
 			variants := [][]byte{frame, datapathtest.VLAN(frame, datapathtest.EtherTypeVLAN, 7), frame[:rng.IntN(len(frame)+1)]}
 			if fe.Protocol == maglev.ProtocolUDP {
 				noSum := append([]byte(nil), frame...)
@@ -147,6 +151,11 @@ func TestLBDifferential(t *testing.T) {
 		ek[i].LastSeen, ef[i].LastSeen = 0, 0 // different clocks
 	}
 	require.Equal(t, ef, ek, "tracked flows")
+	states := map[datapath.CTState]int{}
+	for _, e := range ek {
+		states[e.State]++
+	}
+	require.Len(t, states, 3, "flows in every state")
 	t.Logf("%d frames, counters %+v, %d grace periods", frames, ck, k.GracePeriods())
 }
 

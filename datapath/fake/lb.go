@@ -42,7 +42,7 @@ type ctEntry struct {
 	gen      uint32
 	dsr      bool
 	lastSeen time.Duration
-	closing  bool
+	state    datapath.CTState
 }
 
 // start is the fake's monotonic clock's origin.
@@ -84,7 +84,7 @@ func (l *LoadBalancer) Conntrack() ([]datapath.CTEntry, error) {
 	defer l.mu.Unlock()
 	out := make([]datapath.CTEntry, 0, len(l.ct))
 	for k, e := range l.ct {
-		out = append(out, datapath.CTEntry{Client: k.client, Frontend: k.frontend, Backend: e.backend, LastSeen: e.lastSeen, Closing: e.closing})
+		out = append(out, datapath.CTEntry{Client: k.client, Frontend: k.frontend, Backend: e.backend, LastSeen: e.lastSeen, State: e.state})
 	}
 	slices.SortFunc(out, datapath.CompareCTEntry)
 	return out, nil
@@ -97,7 +97,7 @@ func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
 	t := l.st.Options().CTTimeouts
 	n := 0
 	for k, e := range l.ct {
-		if e.lastSeen+t.Timeout(k.frontend.Protocol, e.closing) < now {
+		if e.lastSeen+t.Timeout(k.frontend.Protocol, e.state) < now {
 			delete(l.ct, k)
 			delete(l.rev, revKey{client: k.client, backend: e.backend, proto: k.frontend.Protocol})
 			n++
@@ -165,7 +165,10 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 	dst := netip.AddrFrom4([4]byte(ip[16:20]))
 	dport := binary.BigEndian.Uint16(l4[2:4])
 	f := datapath.Frontend{Addr: netip.AddrPortFrom(dst, dport), Protocol: maglev.Protocol(ip[9])}
-	closing := ip[9] == 6 && l4[13]&0x05 != 0 // FIN or RST
+	var flags uint8
+	if f.Protocol == maglev.ProtocolTCP {
+		flags = l4[13]
+	}
 	now := l.clock()
 	key := ctKey{client: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(l4[0:2])), frontend: f}
 	counter := &l.counters.Established
@@ -179,7 +182,7 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 			if now-e.lastSeen > time.Second {
 				e.lastSeen = now
 			}
-			e.closing = e.closing || closing
+			e.state = datapath.NextCTState(f.Protocol, true, e.state, flags)
 			l.ct[key] = e
 		}
 	}
@@ -204,7 +207,8 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 		}
 		l.report(datapath.LBEventNewFlow, key, a)
 		be = a
-		l.track(key, ctEntry{backend: a, id: id, gen: l.st.BackendGen(id), dsr: dsr, lastSeen: now, closing: closing})
+		l.track(key, ctEntry{backend: a, id: id, gen: l.st.BackendGen(id), dsr: dsr, lastSeen: now,
+			state: datapath.NextCTState(f.Protocol, false, 0, flags)})
 		if !dsr {
 			l.rev[revKey{client: key.client, backend: a, proto: f.Protocol}] = f.Addr
 		}

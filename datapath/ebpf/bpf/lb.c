@@ -130,10 +130,36 @@ struct ct_entry {
 	__u32 backend_id;
 	__be32 backend_addr; // the backend the id stood for
 	__be16 backend_port;
-	__u8 closing; // a TCP FIN or RST was seen
+	__u8 state; // CT_*
 	__u8 dsr;     // the flow is sent by DSR
 	__u32 backend_gen; // lb4_backend.gen of the backend
 };
+
+// States of a flow, as datapath.CTState: what the client's packets have
+// said (datapath.NextCTState).
+#define CT_OPEN 0    // UDP, or TCP past its SYNs
+#define CT_OPENING 1 // TCP that has sent only SYNs
+#define CT_CLOSING 2 // TCP that has sent a FIN or RST
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+// ct_next is a flow's state after a packet with TCP flags (0 for UDP);
+// tracked: the flow was tracked before, in state prev.
+static __always_inline __u8 ct_next(__u8 proto, int tracked, __u8 prev, __u8 flags)
+{
+	if (proto != IPPROTO_TCP)
+		return CT_OPEN;
+	if (flags & (TCP_FIN | TCP_RST))
+		return CT_CLOSING;
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		return !tracked || prev == CT_CLOSING ? CT_OPENING : prev;
+	if (tracked && prev == CT_CLOSING)
+		return CT_CLOSING;
+	return CT_OPEN;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -349,12 +375,12 @@ int xdp_lb(struct xdp_md *ctx)
 	if (c >= 0)
 		return lb_count(c, XDP_PASS);
 
-	__u8 closing = 0;
+	__u8 flags = 0;
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *tcp = (void *)ports;
 		if ((void *)(tcp + 1) > end)
 			return lb_count(LB_PASS, XDP_PASS); // cannot happen: checked above
-		closing = tcp->fin || tcp->rst;
+		flags = ((__u8 *)tcp)[13];
 	}
 	// A tracked flow first: one lookup, and the service is not looked at
 	// (deleting a service removes its flows).
@@ -378,8 +404,9 @@ int xdp_lb(struct xdp_md *ctx)
 			// clean under a stream of packets.
 			if (now - ct->last_seen_ns > 1000000000ULL)
 				ct->last_seen_ns = now;
-			if (closing && !ct->closing)
-				ct->closing = 1;
+			__u8 state = ct_next(ip->protocol, 1, ct->state, flags);
+			if (state != ct->state)
+				ct->state = state;
 		}
 	}
 	if (!be) {
@@ -407,7 +434,7 @@ int xdp_lb(struct xdp_md *ctx)
 		}
 		lb_event(ctx, LB_EVENT_NEW_FLOW, ip, ports, be);
 		struct ct_entry e = {.last_seen_ns = now, .backend_id = id, .backend_addr = be->addr,
-				     .backend_port = be->port, .closing = closing, .dsr = dsr, .backend_gen = be->gen};
+				     .backend_port = be->port, .state = ct_next(ip->protocol, 0, 0, flags), .dsr = dsr, .backend_gen = be->gen};
 		bpf_map_update_elem(&lb4_ct, &ck, &e, BPF_ANY);
 		if (!dsr) {
 			struct rev4_key rk = {.client = ip->saddr, .backend = be->addr, .cport = ports[0], .bport = be->port, .proto = ip->protocol};
