@@ -260,12 +260,15 @@ type LBOptions struct {
 	CTMax int
 	// CTTimeouts: zero fields take Cilium's defaults.
 	CTTimeouts CTTimeouts
-	// DSRSource is the outer source address of DSR packets: this node's
-	// IPv4 address. Services in LBModeDSR need it.
+	// DSRSource is the outer source address of IPv4 DSR packets: this
+	// node's IPv4 address. IPv4 services in LBModeDSR need it.
 	DSRSource netip.Addr
+	// DSRSource6 is the outer source address of IPv6 DSR packets: this
+	// node's IPv6 address. IPv6 services in LBModeDSR need it.
+	DSRSource6 netip.Addr
 	// EventBuffer is the size in bytes of the ring buffer of decisions,
 	// a power of two of at least a page (DefaultEventBuffer when 0); each
-	// takes EventRecordSize bytes of it.
+	// takes LBEventRecordSize bytes of it.
 	EventBuffer int
 	// PinPath, for the kernel backend, is a directory on a bpffs (one per
 	// network namespace) where the maps, the services' record and the
@@ -278,6 +281,10 @@ type LBOptions struct {
 	// leaves the pins (and the programs) in place. The fake ignores it.
 	PinPath string
 }
+
+// LBEventRecordSize is what one decision takes of LBOptions.EventBuffer:
+// the kernel backend's record (72 bytes) and the ring buffer's header.
+const LBEventRecordSize = 80
 
 // Defaults of LBOptions.
 const (
@@ -361,8 +368,10 @@ func CheckService(s Service, field string) error {
 		switch {
 		case s.Mode == LBModeDSR && b.Addr.Port() != s.Frontend.Addr.Port():
 			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: in DSR a backend listens on the frontend's port %d", b.Addr, s.Frontend.Addr.Port())
-		case !b.Addr.Addr().Is4() || b.Addr.Addr().IsUnspecified():
-			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: an IPv4 address is required", b.Addr)
+		case b.Addr.Addr().Is4() != s.Frontend.Addr.Addr().Is4():
+			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: not of the frontend's family", b.Addr)
+		case b.Addr.Addr().IsUnspecified() || b.Addr.Addr().Is4In6() || b.Addr.Addr().Zone() != "":
+			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: a unicast address without zone is required (IPv4 as IPv4, not mapped into IPv6)", b.Addr)
 		case b.Addr.Port() == 0:
 			return fail(fmt.Sprintf(".Backends[%d]", j), "backend %s: port 0", b.Addr)
 		case seen[b.Addr]:
@@ -375,8 +384,8 @@ func CheckService(s Service, field string) error {
 
 func checkFrontend(f Frontend) error {
 	switch {
-	case !f.Addr.Addr().Is4() || f.Addr.Addr().IsUnspecified():
-		return fmt.Errorf("frontend %s: an IPv4 address is required (IPv6 comes later)", f.Addr)
+	case !f.Addr.Addr().IsValid() || f.Addr.Addr().IsUnspecified() || f.Addr.Addr().Is4In6() || f.Addr.Addr().Zone() != "":
+		return fmt.Errorf("frontend %s: an IPv4 or IPv6 address without zone is required (IPv4 as IPv4, not mapped into IPv6)", f.Addr)
 	case f.Addr.Port() == 0:
 		return fmt.Errorf("frontend %s: port 0", f.Addr)
 	case f.Protocol != maglev.ProtocolTCP && f.Protocol != maglev.ProtocolUDP:
@@ -533,8 +542,14 @@ func RestoreLBState(opts LBOptions, services []Service, ids map[netip.AddrPort]u
 
 // checkMode refuses a DSR service when the options have no DSR source.
 func (st *LBState) checkMode(s Service, field string) error {
-	if s.Mode == LBModeDSR && !st.opts.DSRSource.Is4() {
+	if s.Mode != LBModeDSR {
+		return nil
+	}
+	if s.Frontend.Addr.Addr().Is4() && !st.opts.DSRSource.Is4() {
 		return &LBError{Field: field + ".Mode", Frontend: s.Frontend, Err: fmt.Errorf("%w: DSR needs LBOptions.DSRSource, an IPv4 address", ErrInvalidService)}
+	}
+	if s.Frontend.Addr.Addr().Is6() && !st.opts.DSRSource6.Is6() {
+		return &LBError{Field: field + ".Mode", Frontend: s.Frontend, Err: fmt.Errorf("%w: DSR needs LBOptions.DSRSource6, an IPv6 address", ErrInvalidService)}
 	}
 	return nil
 }

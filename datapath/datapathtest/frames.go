@@ -104,30 +104,75 @@ func TCP(sport, dport uint16, payload []byte) []byte {
 // Flow4 is an Ethernet frame with an IPv4 TCP or UDP packet from src to
 // dst, its checksums filled in.
 func Flow4(proto uint8, src, dst netip.AddrPort) []byte {
-	var l4 []byte
-	if proto == ProtoTCP {
-		l4 = TCP(src.Port(), dst.Port(), []byte("eniway"))
-	} else {
-		l4 = UDP(src.Port(), dst.Port(), []byte("eniway"))
+	return FillChecksums(Ethernet(EtherTypeIPv4, IPv4(src.Addr(), dst.Addr(), proto, l4(proto, src, dst))))
+}
+
+// Flow6 is an Ethernet frame with an IPv6 TCP or UDP packet from src to
+// dst, its checksum filled in.
+func Flow6(proto uint8, src, dst netip.AddrPort) []byte {
+	return FillChecksums(Ethernet(EtherTypeIPv6, IPv6(src.Addr(), dst.Addr(), proto, l4(proto, src, dst))))
+}
+
+// Flow is Flow4 or Flow6, by the family of src.
+func Flow(proto uint8, src, dst netip.AddrPort) []byte {
+	if src.Addr().Is4() {
+		return Flow4(proto, src, dst)
 	}
-	return FillChecksums(Ethernet(EtherTypeIPv4, IPv4(src.Addr(), dst.Addr(), proto, l4)))
+	return Flow6(proto, src, dst)
+}
+
+func l4(proto uint8, src, dst netip.AddrPort) []byte {
+	if proto == ProtoTCP {
+		return TCP(src.Port(), dst.Port(), []byte("eniway"))
+	}
+	return UDP(src.Port(), dst.Port(), []byte("eniway"))
+}
+
+// SetTCPFlags sets the TCP flags of an untagged IPv4 (without options)
+// or IPv6 TCP frame and refills its checksums.
+func SetTCPFlags(frame []byte, flags byte) []byte {
+	ip, _, _ := split(frame)
+	frame[14+ip+13] = flags
+	return FillChecksums(frame)
+}
+
+// split returns the length of an untagged frame's IP header (20 for IPv4
+// without options, 40 for IPv6), its L4 protocol, and the pseudo-header
+// sum of its TCP or UDP checksum.
+func split(frame []byte) (iplen int, proto uint8, pseudo uint32) {
+	ip := frame[14:]
+	if binary.BigEndian.Uint16(frame[12:14]) == EtherTypeIPv6 {
+		l4len := len(ip) - 40
+		for i := 8; i < 40; i += 2 {
+			pseudo += uint32(binary.BigEndian.Uint16(ip[i : i+2]))
+		}
+		return 40, ip[6], pseudo + uint32(ip[6]) + uint32(l4len)
+	}
+	ihl := int(ip[0]&0x0f) * 4
+	for i := 12; i < 20; i += 2 {
+		pseudo += uint32(binary.BigEndian.Uint16(ip[i : i+2]))
+	}
+	return ihl, ip[9], pseudo + uint32(ip[9]) + uint32(len(ip)-ihl)
 }
 
 // FillChecksums computes the IPv4 header checksum and the TCP or UDP
-// checksum of an untagged IPv4 frame, in place, and returns it.
+// checksum of an untagged IPv4 or IPv6 frame, in place, and returns it.
 func FillChecksums(frame []byte) []byte {
 	ip := frame[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	ip[10], ip[11] = 0, 0
-	binary.BigEndian.PutUint16(ip[10:12], ^onesSum(0, ip[:ihl]))
-	l4 := ip[ihl:]
-	off := map[uint8]int{ProtoTCP: 16, ProtoUDP: 6}[ip[9]]
+	iplen, proto, _ := split(frame)
+	if binary.BigEndian.Uint16(frame[12:14]) == EtherTypeIPv4 {
+		ip[10], ip[11] = 0, 0
+		binary.BigEndian.PutUint16(ip[10:12], ^onesSum(0, ip[:iplen]))
+	}
+	l4 := ip[iplen:]
+	off := map[uint8]int{ProtoTCP: 16, ProtoUDP: 6}[proto]
 	if off == 0 || len(l4) < off+2 {
 		return frame
 	}
 	l4[off], l4[off+1] = 0, 0
-	c := ^onesSum(pseudo(ip, len(l4)), l4)
-	if c == 0 && ip[9] == ProtoUDP {
+	_, _, pseudo := split(frame)
+	c := ^onesSum(pseudo, l4)
+	if c == 0 && proto == ProtoUDP {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(l4[off:off+2], c)
@@ -135,26 +180,19 @@ func FillChecksums(frame []byte) []byte {
 }
 
 // ChecksumsValid says whether the IPv4 header checksum and the TCP or UDP
-// checksum (unless a zero UDP checksum) of an untagged IPv4 frame hold.
+// checksum (unless a zero UDP checksum) of an untagged IPv4 or IPv6 frame
+// hold.
 func ChecksumsValid(frame []byte) bool {
 	ip := frame[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	if onesSum(0, ip[:ihl]) != 0xffff {
+	iplen, proto, pseudo := split(frame)
+	if binary.BigEndian.Uint16(frame[12:14]) == EtherTypeIPv4 && onesSum(0, ip[:iplen]) != 0xffff {
 		return false
 	}
-	l4 := ip[ihl:]
-	if ip[9] == ProtoUDP && binary.BigEndian.Uint16(l4[6:8]) == 0 {
+	l4 := ip[iplen:]
+	if proto == ProtoUDP && binary.BigEndian.Uint16(l4[6:8]) == 0 {
 		return true
 	}
-	return onesSum(pseudo(ip, len(l4)), l4) == 0xffff
-}
-
-func pseudo(ip []byte, l4len int) uint32 {
-	var s uint32
-	for i := 12; i < 20; i += 2 {
-		s += uint32(binary.BigEndian.Uint16(ip[i : i+2]))
-	}
-	return s + uint32(ip[9]) + uint32(l4len)
+	return onesSum(pseudo, l4) == 0xffff
 }
 
 // onesSum is the folded ones' complement sum of b, starting from s.

@@ -104,12 +104,12 @@ func RunLB(t *testing.T, newLB NewLB) {
 		frag := Flow4(ProtoTCP, src, vip)
 		binary.BigEndian.PutUint16(frag[14+6:14+8], 0x2000) // more fragments
 		for name, frame := range map[string][]byte{
-			"another port":     Flow4(ProtoTCP, src, netip.AddrPortFrom(vip.Addr(), 81)),
-			"another protocol": Flow4(ProtoUDP, src, vip),
-			"a fragment":       frag,
-			"TCP cut short":    Flow4(ProtoTCP, src, vip)[:14+20+19],
-			"IPv6":             Packet(netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")),
-			"ARP":              Ethernet(EtherTypeARP, make([]byte, 28)),
+			"another port":       Flow4(ProtoTCP, src, netip.AddrPortFrom(vip.Addr(), 81)),
+			"another protocol":   Flow4(ProtoUDP, src, vip),
+			"a fragment":         frag,
+			"TCP cut short":      Flow4(ProtoTCP, src, vip)[:14+20+19],
+			"IPv6 to no service": Packet(netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")),
+			"ARP":                Ethernet(EtherTypeARP, make([]byte, 28)),
 		} {
 			verdict, out, err := l.RunPacket(frame)
 			require.NoError(t, err, name)
@@ -377,6 +377,193 @@ func RunLB(t *testing.T, newLB NewLB) {
 		require.Equal(t, "services[0].Backends[0]", le.Field)
 	})
 
+	t.Run("IPv6", func(t *testing.T) {
+		vip6 := netip.MustParseAddrPort("[2001:db8:96::10]:80")
+		tcp6 := datapath.Frontend{Addr: vip6, Protocol: maglev.ProtocolTCP}
+		udp6 := datapath.Frontend{Addr: netip.AddrPortFrom(vip6.Addr(), 53), Protocol: maglev.ProtocolUDP}
+		back6 := func(i int, port uint16) netip.AddrPort {
+			return netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 15: byte(1 + i)}), port)
+		}
+		service6 := func(f datapath.Frontend, weights ...uint16) datapath.Service {
+			s := datapath.Service{Frontend: f}
+			for i, w := range weights {
+				s.Backends = append(s.Backends, datapath.LBBackend{Addr: back6(i, 8080), Weight: w})
+			}
+			return s
+		}
+		client := func(i int) netip.AddrPort {
+			return netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xc1, 14: byte(i >> 8), 15: byte(i)}), uint16(30000+i))
+		}
+
+		t.Run("DNAT, replies and flows", func(t *testing.T) {
+			l := open(t, opts)
+			svcs := []datapath.Service{service6(tcp6, 1, 1, 1), service6(udp6, 1, 2), service(tcpFE, 1, 1)}
+			require.NoError(t, l.Upsert(svcs...))
+			seen := map[netip.AddrPort]int{}
+			for i := range 300 {
+				s := svcs[i%2]
+				src := client(i)
+				frame := Flow6(uint8(s.Frontend.Protocol), src, s.Frontend.Addr)
+				verdict, out, err := l.RunPacket(frame)
+				require.NoError(t, err)
+				require.Equal(t, datapath.VerdictPass, verdict)
+				want := ExpectedBackend(t, testCfg, s, src)
+				require.Equal(t, want, frameDst(out), "flow %s -> %s", src, s.Frontend)
+				require.True(t, ChecksumsValid(out), "checksum after DNAT")
+				require.Equal(t, frame[:14+24], out[:14+24], "only the destination changes (and the checksum)")
+				require.Equal(t, src, frameSrc(out), "the source stays")
+				seen[want]++
+				if i < 10 {
+					// The backend's reply gets the frontend back.
+					verdict, got, err := l.RunReplyPacket(Flow6(uint8(s.Frontend.Protocol), want, src))
+					require.NoError(t, err)
+					require.Equal(t, datapath.VerdictPass, verdict)
+					require.Equal(t, s.Frontend.Addr, frameSrc(got), "the reply comes from the frontend")
+					require.Equal(t, src, frameDst(got))
+					require.True(t, ChecksumsValid(got))
+				}
+			}
+			require.Len(t, seen, 3, "every backend gets flows")
+			// The same client port to the IPv4 service is another flow.
+			src4 := netip.MustParseAddrPort("192.168.0.1:30000")
+			_, out, err := l.RunPacket(Flow4(ProtoTCP, src4, vip))
+			require.NoError(t, err)
+			require.Equal(t, ExpectedBackend(t, testCfg, svcs[2], src4), frameDst(out))
+			entries, err := l.Conntrack()
+			require.NoError(t, err)
+			require.Len(t, entries, 301)
+			for _, e := range entries {
+				require.Equal(t, e.Client.Addr().Is4(), e.Backend.Addr().Is4(), "flow %+v", e)
+				require.Equal(t, e.Client.Addr().Is4(), e.Frontend.Addr.Addr().Is4(), "flow %+v", e)
+			}
+			c, err := l.Counters()
+			require.NoError(t, err)
+			require.Equal(t, datapath.LBCounters{Forwarded: 301, Replies: 10}, c)
+			// Deleting the IPv6 services removes their flows.
+			require.NoError(t, l.Delete(tcp6, udp6))
+			entries, err = l.Conntrack()
+			require.NoError(t, err)
+			require.Len(t, entries, 1)
+		})
+
+		t.Run("untouched", func(t *testing.T) {
+			l := open(t, opts)
+			require.NoError(t, l.Upsert(service6(tcp6, 1, 1)))
+			src := client(1)
+			frag := Ethernet(EtherTypeIPv6, IPv6(src.Addr(), vip6.Addr(), 44, make([]byte, 8+20)))
+			hop := Ethernet(EtherTypeIPv6, IPv6(src.Addr(), vip6.Addr(), 0, append([]byte{ProtoTCP, 0, 0, 0, 0, 0, 0, 0}, TCP(src.Port(), vip6.Port(), nil)...)))
+			for name, frame := range map[string][]byte{
+				"another port":       Flow6(ProtoTCP, src, netip.AddrPortFrom(vip6.Addr(), 81)),
+				"another protocol":   Flow6(ProtoUDP, src, vip6),
+				"TCP cut short":      Flow6(ProtoTCP, src, vip6)[:14+40+19],
+				"IPv6 header short":  Flow6(ProtoTCP, src, vip6)[:14+39],
+				"an extension first": hop,
+				"a fragment":         frag,
+			} {
+				verdict, out, err := l.RunPacket(frame)
+				require.NoError(t, err, name)
+				require.Equal(t, datapath.VerdictPass, verdict, name)
+				require.Equal(t, frame, out, name)
+			}
+			c, err := l.Counters()
+			require.NoError(t, err)
+			require.Equal(t, datapath.LBCounters{Passed: 5, Fragments: 1}, c)
+		})
+
+		t.Run("DSR", func(t *testing.T) {
+			node := netip.MustParseAddr("2001:db8:ffff::1")
+			o := opts
+			o.DSRSource6 = node
+			l := open(t, o)
+			s := datapath.Service{Frontend: tcp6, Mode: datapath.LBModeDSR, Backends: []datapath.LBBackend{
+				{Addr: back6(0, vip6.Port()), Weight: 1}, {Addr: back6(1, vip6.Port()), Weight: 1}}}
+			require.NoError(t, l.Upsert(s))
+			src := client(7)
+			for i := range 2 { // a new flow, then the tracked one
+				frame := Flow6(ProtoTCP, src, vip6)
+				frame[14+1] = 0xab // traffic class and flow label bits
+				verdict, out, err := l.RunPacket(frame)
+				require.NoError(t, err)
+				require.Equal(t, datapath.VerdictPass, verdict)
+				require.Len(t, out, len(frame)+40, "an outer IPv6 header")
+				require.Equal(t, frame[:14], out[:14], "the Ethernet header stays")
+				require.Equal(t, frame[14:], out[54:], "the packet stays as it was, inside")
+				outer := out[14:54]
+				require.Equal(t, []byte{0x60, 0xa0, 0, 0}, outer[0:4], "version and traffic class, no flow label")
+				require.Equal(t, byte(41), outer[6], "IPv6 in IPv6")
+				require.Equal(t, uint16(len(frame)-14), binary.BigEndian.Uint16(outer[4:6]))
+				require.Equal(t, node, netip.AddrFrom16([16]byte(outer[8:24])))
+				want := ExpectedBackend(t, testCfg, s, src)
+				require.Equal(t, want.Addr(), netip.AddrFrom16([16]byte(outer[24:40])), "run %d", i)
+				if d, ok := l.(datapath.DecapRunner); ok {
+					verdict, inner, err := d.RunDecapPacket(out)
+					require.NoError(t, err)
+					require.Equal(t, datapath.VerdictPass, verdict)
+					require.Equal(t, frame, inner, "the backend unwraps it")
+				}
+			}
+			c, err := l.Counters()
+			require.NoError(t, err)
+			require.Equal(t, uint64(1), c.Forwarded)
+			require.Equal(t, uint64(1), c.Established)
+			// DSR needs the node's IPv6 address.
+			l2 := open(t, datapath.LBOptions{MaxServices: 8, MaxBackends: 16, Maglev: testCfg, DSRSource: netip.MustParseAddr("192.0.2.1")})
+			var le *datapath.LBError
+			require.True(t, errors.As(l2.Upsert(s), &le))
+			require.Equal(t, "services[0].Mode", le.Field)
+		})
+
+		t.Run("decisions", func(t *testing.T) {
+			l := open(t, opts)
+			ev, ok := l.(datapath.LBEvents)
+			require.True(t, ok)
+			s := service6(tcp6, 1, 1)
+			require.NoError(t, l.Upsert(s, service6(udp6)))
+			st, err := ev.Events()
+			require.NoError(t, err)
+			defer st.Close()
+			src := client(9)
+			for _, frame := range [][]byte{Flow6(ProtoTCP, src, vip6), Flow6(ProtoUDP, src, udp6.Addr)} {
+				_, _, err := l.RunPacket(frame)
+				require.NoError(t, err)
+			}
+			for _, want := range []datapath.LBEvent{
+				{Kind: datapath.LBEventNewFlow, Client: src, Frontend: tcp6, Backend: ExpectedBackend(t, testCfg, s, src)},
+				{Kind: datapath.LBEventNoBackend, Client: src, Frontend: udp6},
+			} {
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				e, err := st.Next(ctx)
+				cancel()
+				require.NoError(t, err)
+				e.Time, e.Ifindex = time.Time{}, 0
+				require.Equal(t, want, e)
+			}
+		})
+
+		t.Run("refused", func(t *testing.T) {
+			l := open(t, opts)
+			mapped := datapath.Frontend{Addr: netip.AddrPortFrom(netip.AddrFrom16(netip.MustParseAddr("10.96.0.10").As16()), 80), Protocol: maglev.ProtocolTCP}
+			mixed := service6(tcp6, 1)
+			mixed.Backends = append(mixed.Backends, datapath.LBBackend{Addr: backs[0], Weight: 1})
+			for _, c := range []struct {
+				name  string
+				s     datapath.Service
+				field string
+			}{
+				{"IPv4-mapped frontend", datapath.Service{Frontend: mapped}, "services[0].Frontend"},
+				{"a backend of the other family", mixed, "services[0].Backends[1]"},
+				{"an IPv6 backend of an IPv4 frontend", datapath.Service{Frontend: tcpFE, Backends: []datapath.LBBackend{{Addr: back6(0, 80), Weight: 1}}}, "services[0].Backends[0]"},
+			} {
+				err := l.Upsert(c.s)
+				require.ErrorIs(t, err, datapath.ErrInvalidService, c.name)
+				var le *datapath.LBError
+				require.True(t, errors.As(err, &le), c.name)
+				require.Equal(t, c.field, le.Field, "%s: %v", c.name, err)
+			}
+			require.Empty(t, l.Services())
+		})
+	})
+
 	t.Run("decisions", func(t *testing.T) {
 		o := opts
 		o.EventBuffer = 4096
@@ -427,7 +614,7 @@ func RunLB(t *testing.T, newLB NewLB) {
 	t.Run("refused batches apply nothing", func(t *testing.T) {
 		l := open(t, datapath.LBOptions{MaxServices: 2, MaxBackends: 3, Maglev: testCfg})
 		require.NoError(t, l.Upsert(service(tcpFE, 1, 1)))
-		v6 := datapath.Frontend{Addr: netip.MustParseAddrPort("[2001:db8::1]:80"), Protocol: maglev.ProtocolTCP}
+		v6 := datapath.Frontend{Addr: netip.MustParseAddrPort("[fe80::1%eth0]:80"), Protocol: maglev.ProtocolTCP}
 		dup := service(udpFE, 1)
 		dup.Backends = append(dup.Backends, dup.Backends[0])
 		for _, c := range []struct {
@@ -436,7 +623,7 @@ func RunLB(t *testing.T, newLB NewLB) {
 			field string
 			err   error
 		}{
-			{"IPv6 frontend", func() error { return l.Upsert(service(udpFE, 1), datapath.Service{Frontend: v6}) }, "services[1].Frontend", datapath.ErrInvalidService},
+			{"IPv6 frontend with a zone", func() error { return l.Upsert(service(udpFE, 1), datapath.Service{Frontend: v6}) }, "services[1].Frontend", datapath.ErrInvalidService},
 			{"duplicate backend", func() error { return l.Upsert(dup) }, "services[0].Backends[1]", datapath.ErrInvalidService},
 			{"port 0", func() error {
 				return l.Upsert(datapath.Service{Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(vip.Addr(), 0), Protocol: maglev.ProtocolTCP}})
@@ -460,16 +647,23 @@ func RunLB(t *testing.T, newLB NewLB) {
 	})
 }
 
-// frameSrc is the source of an untagged IPv4 TCP or UDP frame.
+// frameSrc is the source of an untagged IPv4 or IPv6 TCP or UDP frame.
 func frameSrc(frame []byte) netip.AddrPort {
 	ip := frame[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(ip[ihl:ihl+2]))
+	iplen, _, _ := split(frame)
+	if iplen == 40 && binary.BigEndian.Uint16(frame[12:14]) == EtherTypeIPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(ip[8:24])), binary.BigEndian.Uint16(ip[40:42]))
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(ip[iplen:iplen+2]))
 }
 
-// frameDst is the destination of an untagged IPv4 TCP or UDP frame.
+// frameDst is the destination of an untagged IPv4 or IPv6 TCP or UDP
+// frame.
 func frameDst(frame []byte) netip.AddrPort {
 	ip := frame[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(ip[ihl+2:ihl+4]))
+	iplen, _, _ := split(frame)
+	if iplen == 40 && binary.BigEndian.Uint16(frame[12:14]) == EtherTypeIPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(ip[24:40])), binary.BigEndian.Uint16(ip[42:44]))
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(ip[iplen+2:iplen+4]))
 }

@@ -23,23 +23,26 @@ type lbCt4Key struct {
 	Pad   [3]uint8
 }
 
+type lbCt6Key struct {
+	_     structs.HostLayout
+	Saddr [4]uint32
+	Vip   [4]uint32
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
 type lbCtEntry struct {
 	_           structs.HostLayout
 	LastSeenNs  uint64
 	BackendId   uint32
-	BackendAddr uint32
 	BackendPort uint16
 	State       uint8
 	Dsr         uint8
 	BackendGen  uint32
-}
-
-type lbLb4Backend struct {
-	_    structs.HostLayout
-	Addr uint32
-	Port uint16
-	Pad  uint16
-	Gen  uint32
+	BackendAddr [4]uint32
+	_           [4]byte
 }
 
 type lbLb4Key struct {
@@ -50,18 +53,38 @@ type lbLb4Key struct {
 	Pad   uint8
 }
 
+type lbLb6Key struct {
+	_     structs.HostLayout
+	Vip   [4]uint32
+	Port  uint16
+	Proto uint8
+	Pad   uint8
+}
+
+type lbLbBackend struct {
+	_      structs.HostLayout
+	Addr   [4]uint32
+	Port   uint16
+	Family uint8
+	Pad    uint8
+	Gen    uint32
+}
+
 type lbLbEvent struct {
 	_       structs.HostLayout
 	KtimeNs uint64
 	Ifindex uint32
 	Kind    uint8
 	Proto   uint8
+	Family  uint8
+	Pad     uint8
+	Client  [4]uint32
+	Vip     [4]uint32
+	Backend [4]uint32
 	Cport   uint16
-	Client  uint32
-	Vip     uint32
-	Backend uint32
 	Vport   uint16
 	Bport   uint16
+	Pad2    uint16
 }
 
 type lbLbService struct {
@@ -94,14 +117,34 @@ type lbRev4Val struct {
 	Pad   uint16
 }
 
+type lbRev6Key struct {
+	_       structs.HostLayout
+	Client  [4]uint32
+	Backend [4]uint32
+	Cport   uint16
+	Bport   uint16
+	Proto   uint8
+	Pad     [3]uint8
+}
+
+type lbRev6Val struct {
+	_     structs.HostLayout
+	Vip   [4]uint32
+	Vport uint16
+	Pad   uint16
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	lbMapLb4Backends   = "lb4_backends"
 	lbMapLb4Ct         = "lb4_ct"
 	lbMapLb4Rev        = "lb4_rev"
 	lbMapLb4Services   = "lb4_services"
+	lbMapLb6Ct         = "lb6_ct"
+	lbMapLb6Rev        = "lb6_rev"
+	lbMapLb6Services   = "lb6_services"
+	lbMapLbBackends    = "lb_backends"
 	lbMapLbEvents      = "lb_events"
 	lbMapLbMaglev      = "lb_maglev"
 	lbMapLbStats       = "lb_stats"
@@ -109,7 +152,9 @@ const (
 	lbProgXdpLb        = "xdp_lb"
 	lbProgXdpLbReply   = "xdp_lb_reply"
 	lbVarDsrSource     = "dsr_source"
+	lbVarDsrSource6    = "dsr_source6"
 	lbVarFlowSeed4     = "flow_seed4"
+	lbVarFlowSeed6     = "flow_seed6"
 	lbVarLbEventsOn    = "lb_events_on"
 	lbVarTableSize     = "table_size"
 	lbVarUnusedLbEvent = "unused_lb_event"
@@ -166,10 +211,13 @@ type lbProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbMapSpecs struct {
-	Lb4Backends *ebpf.MapSpec `ebpf:"lb4_backends"`
 	Lb4Ct       *ebpf.MapSpec `ebpf:"lb4_ct"`
 	Lb4Rev      *ebpf.MapSpec `ebpf:"lb4_rev"`
 	Lb4Services *ebpf.MapSpec `ebpf:"lb4_services"`
+	Lb6Ct       *ebpf.MapSpec `ebpf:"lb6_ct"`
+	Lb6Rev      *ebpf.MapSpec `ebpf:"lb6_rev"`
+	Lb6Services *ebpf.MapSpec `ebpf:"lb6_services"`
+	LbBackends  *ebpf.MapSpec `ebpf:"lb_backends"`
 	LbEvents    *ebpf.MapSpec `ebpf:"lb_events"`
 	LbMaglev    *ebpf.MapSpec `ebpf:"lb_maglev"`
 	LbStats     *ebpf.MapSpec `ebpf:"lb_stats"`
@@ -180,7 +228,9 @@ type lbMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbVariableSpecs struct {
 	DsrSource     *ebpf.VariableSpec `ebpf:"dsr_source"`
+	DsrSource6    *ebpf.VariableSpec `ebpf:"dsr_source6"`
 	FlowSeed4     *ebpf.VariableSpec `ebpf:"flow_seed4"`
+	FlowSeed6     *ebpf.VariableSpec `ebpf:"flow_seed6"`
 	LbEventsOn    *ebpf.VariableSpec `ebpf:"lb_events_on"`
 	TableSize     *ebpf.VariableSpec `ebpf:"table_size"`
 	UnusedLbEvent *ebpf.VariableSpec `ebpf:"unused_lb_event"`
@@ -206,10 +256,13 @@ func (o *lbObjects) Close() error {
 //
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbMaps struct {
-	Lb4Backends *ebpf.Map `ebpf:"lb4_backends"`
 	Lb4Ct       *ebpf.Map `ebpf:"lb4_ct"`
 	Lb4Rev      *ebpf.Map `ebpf:"lb4_rev"`
 	Lb4Services *ebpf.Map `ebpf:"lb4_services"`
+	Lb6Ct       *ebpf.Map `ebpf:"lb6_ct"`
+	Lb6Rev      *ebpf.Map `ebpf:"lb6_rev"`
+	Lb6Services *ebpf.Map `ebpf:"lb6_services"`
+	LbBackends  *ebpf.Map `ebpf:"lb_backends"`
 	LbEvents    *ebpf.Map `ebpf:"lb_events"`
 	LbMaglev    *ebpf.Map `ebpf:"lb_maglev"`
 	LbStats     *ebpf.Map `ebpf:"lb_stats"`
@@ -217,10 +270,13 @@ type lbMaps struct {
 
 func (m *lbMaps) Close() error {
 	return _LbClose(
-		m.Lb4Backends,
 		m.Lb4Ct,
 		m.Lb4Rev,
 		m.Lb4Services,
+		m.Lb6Ct,
+		m.Lb6Rev,
+		m.Lb6Services,
+		m.LbBackends,
 		m.LbEvents,
 		m.LbMaglev,
 		m.LbStats,
@@ -232,7 +288,9 @@ func (m *lbMaps) Close() error {
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbVariables struct {
 	DsrSource     *ebpf.Variable `ebpf:"dsr_source"`
+	DsrSource6    *ebpf.Variable `ebpf:"dsr_source6"`
 	FlowSeed4     *ebpf.Variable `ebpf:"flow_seed4"`
+	FlowSeed6     *ebpf.Variable `ebpf:"flow_seed6"`
 	LbEventsOn    *ebpf.Variable `ebpf:"lb_events_on"`
 	TableSize     *ebpf.Variable `ebpf:"table_size"`
 	UnusedLbEvent *ebpf.Variable `ebpf:"unused_lb_event"`

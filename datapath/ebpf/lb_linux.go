@@ -87,10 +87,10 @@ func decodeLBEvent(raw []byte, boot time.Time) (datapath.LBEvent, error) {
 	}
 	e = *(*lbLbEvent)(unsafe.Pointer(&raw[0]))
 	out := datapath.LBEvent{Time: boot.Add(time.Duration(e.KtimeNs)), Ifindex: int(e.Ifindex), Kind: datapath.LBEventKind(e.Kind),
-		Client:   netip.AddrPortFrom(addr4(e.Client), be16(e.Cport)),
-		Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(addr4(e.Vip), be16(e.Vport)), Protocol: maglev.Protocol(e.Proto)}}
-	if e.Backend != 0 {
-		out.Backend = netip.AddrPortFrom(addr4(e.Backend), be16(e.Bport))
+		Client:   netip.AddrPortFrom(wordsAddr(e.Client, e.Family), be16(e.Cport)),
+		Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(wordsAddr(e.Vip, e.Family), be16(e.Vport)), Protocol: maglev.Protocol(e.Proto)}}
+	if e.Backend != [4]uint32{} {
+		out.Backend = netip.AddrPortFrom(wordsAddr(e.Backend, e.Family), be16(e.Bport))
 	}
 	return out, nil
 }
@@ -180,17 +180,24 @@ func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
 	m := opts.Maglev.TableSize
 	regions := opts.MaxServices + spareRegions(opts.MaxServices)
 	spec.Maps["lb4_services"].MaxEntries = uint32(opts.MaxServices)
-	spec.Maps["lb4_backends"].MaxEntries = uint32(opts.MaxBackends + 1) // id 0 unused
-	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)     // two slots an element
+	spec.Maps["lb_backends"].MaxEntries = uint32(opts.MaxBackends + 1) // id 0 unused
+	spec.Maps["lb_maglev"].MaxEntries = uint32((regions*m + 1) / 2)    // two slots an element
 	spec.Maps["lb4_ct"].MaxEntries = uint32(opts.CTMax)
 	spec.Maps["lb4_rev"].MaxEntries = uint32(opts.CTMax)
 	spec.Maps["lb_events"].MaxEntries = uint32(opts.EventBuffer)
-	var dsr uint32
+	spec.Maps["lb6_services"].MaxEntries = uint32(opts.MaxServices)
+	spec.Maps["lb6_ct"].MaxEntries = uint32(opts.CTMax)
+	spec.Maps["lb6_rev"].MaxEntries = uint32(opts.CTMax)
+	var dsr, dsr6 [4]uint32
 	if opts.DSRSource.Is4() {
-		dsr = ne32(opts.DSRSource.As4())
+		dsr = addrWords(opts.DSRSource)
+	}
+	if opts.DSRSource6.Is6() {
+		dsr6 = addrWords(opts.DSRSource6)
 	}
 	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4),
-		spec.Variables["dsr_source"].Set(dsr)); err != nil {
+		spec.Variables["flow_seed6"].Set(st.Seed().Flow6), spec.Variables["dsr_source"].Set(dsr[0]),
+		spec.Variables["dsr_source6"].Set(dsr6)); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
 	}
 	if opts.PinPath != "" {
@@ -239,8 +246,8 @@ func (l *LoadBalancer) Upsert(services ...datapath.Service) error {
 // writeBackend writes the backend entry of id.
 func (l *LoadBalancer) writeBackend(id uint32) error {
 	a, _ := l.st.BackendAddr(id)
-	v := lbLb4Backend{Addr: ne32(a.Addr().As4()), Port: be16(a.Port()), Gen: l.st.BackendGen(id)}
-	if err := l.objs.Lb4Backends.Update(id, &v, ebpf.UpdateAny); err != nil {
+	v := lbLbBackend{Addr: addrWords(a.Addr()), Port: be16(a.Port()), Family: family(a.Addr()), Gen: l.st.BackendGen(id)}
+	if err := l.objs.LbBackends.Update(id, &v, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("datapath/ebpf: load balancer: backend %s: %w", a, err)
 	}
 	return nil
@@ -263,7 +270,7 @@ func (l *LoadBalancer) writeService(f datapath.Frontend) error {
 		}
 	}
 	v := lbService(svc, table, r)
-	if err := l.objs.Lb4Services.Update(lbKey(f), &v, ebpf.UpdateAny); err != nil {
+	if err := l.updateService(f, &v); err != nil {
 		l.free = append(l.free, r)
 		return fmt.Errorf("datapath/ebpf: load balancer: service %s: %w", f, err)
 	}
@@ -287,7 +294,7 @@ func lbService(svc datapath.Service, table []uint32, r uint32) lbLbService {
 // their tracked flows are given new ones.
 func (l *LoadBalancer) clearBackends(ids []uint32) error {
 	for _, id := range ids {
-		if err := l.objs.Lb4Backends.Update(id, &lbLb4Backend{}, ebpf.UpdateAny); err != nil {
+		if err := l.objs.LbBackends.Update(id, &lbLbBackend{}, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("datapath/ebpf: load balancer: clear backend %d: %w", id, err)
 		}
 	}
@@ -311,7 +318,7 @@ func (l *LoadBalancer) Delete(frontends ...datapath.Frontend) error {
 		}
 	}
 	for _, f := range ch.Removed {
-		if err := l.objs.Lb4Services.Delete(lbKey(f)); err != nil {
+		if err := l.deleteService(f); err != nil {
 			return fmt.Errorf("datapath/ebpf: load balancer: service %s: %w", f, err)
 		}
 		l.retired = append(l.retired, l.region[f])
@@ -413,7 +420,7 @@ func (l *LoadBalancer) Conntrack() ([]datapath.CTEntry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []datapath.CTEntry
-	err := l.eachFlow(func(k lbCt4Key, e datapath.CTEntry) { out = append(out, e) })
+	err := l.eachFlow(func(e datapath.CTEntry) { out = append(out, e) })
 	slices.SortFunc(out, datapath.CompareCTEntry)
 	return out, err
 }
@@ -435,55 +442,119 @@ func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
 // removeFlows removes the tracked flows that match, with their reverse
 // NAT entries, and returns how many.
 func (l *LoadBalancer) removeFlows(match func(datapath.CTEntry) bool) (int, error) {
-	type flow struct {
-		k lbCt4Key
-		e datapath.CTEntry
-	}
-	var gone []flow
-	err := l.eachFlow(func(k lbCt4Key, e datapath.CTEntry) {
+	var gone []datapath.CTEntry
+	err := l.eachFlow(func(e datapath.CTEntry) {
 		if match(e) {
-			gone = append(gone, flow{k, e})
+			gone = append(gone, e)
 		}
 	})
 	n := 0
-	for _, f := range gone {
-		switch derr := l.objs.Lb4Ct.Delete(f.k); {
+	for _, e := range gone {
+		var derr, rerr error
+		proto := uint8(e.Frontend.Protocol)
+		cl, vip, be := addrWords(e.Client.Addr()), addrWords(e.Frontend.Addr.Addr()), addrWords(e.Backend.Addr())
+		cport, vport, bport := be16(e.Client.Port()), be16(e.Frontend.Addr.Port()), be16(e.Backend.Port())
+		if e.Client.Addr().Is4() {
+			derr = l.objs.Lb4Ct.Delete(lbCt4Key{Saddr: cl[0], Vip: vip[0], Sport: cport, Dport: vport, Proto: proto})
+			rerr = l.objs.Lb4Rev.Delete(lbRev4Key{Client: cl[0], Backend: be[0], Cport: cport, Bport: bport, Proto: proto})
+		} else {
+			derr = l.objs.Lb6Ct.Delete(lbCt6Key{Saddr: cl, Vip: vip, Sport: cport, Dport: vport, Proto: proto})
+			rerr = l.objs.Lb6Rev.Delete(lbRev6Key{Client: cl, Backend: be, Cport: cport, Bport: bport, Proto: proto})
+		}
+		switch {
 		case derr == nil:
 			n++
 		case !errors.Is(derr, ebpf.ErrKeyNotExist):
 			err = errors.Join(err, derr)
 		}
-		rk := lbRev4Key{Client: f.k.Saddr, Backend: ne32(f.e.Backend.Addr().As4()), Cport: f.k.Sport,
-			Bport: be16(f.e.Backend.Port()), Proto: f.k.Proto}
-		if derr := l.objs.Lb4Rev.Delete(rk); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
-			err = errors.Join(err, derr)
+		if rerr != nil && !errors.Is(rerr, ebpf.ErrKeyNotExist) {
+			err = errors.Join(err, rerr)
 		}
 	}
 	return n, err
 }
 
-// eachFlow calls f with every tracked flow.
-func (l *LoadBalancer) eachFlow(f func(lbCt4Key, datapath.CTEntry)) error {
-	var k lbCt4Key
-	var v lbCtEntry
-	it := l.objs.Lb4Ct.Iterate()
-	for it.Next(&k, &v) {
-		f(k, datapath.CTEntry{
-			Client: netip.AddrPortFrom(addr4(k.Saddr), be16(k.Sport)),
-			Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(addr4(k.Vip), be16(k.Dport)),
-				Protocol: maglev.Protocol(k.Proto)},
-			Backend:  netip.AddrPortFrom(addr4(v.BackendAddr), be16(v.BackendPort)),
+// eachFlow calls f with every tracked flow, IPv4's first.
+func (l *LoadBalancer) eachFlow(f func(datapath.CTEntry)) error {
+	entry := func(family uint8, saddr, vip [4]uint32, sport, dport uint16, proto uint8, v *lbCtEntry) datapath.CTEntry {
+		return datapath.CTEntry{
+			Client: netip.AddrPortFrom(wordsAddr(saddr, family), be16(sport)),
+			Frontend: datapath.Frontend{Addr: netip.AddrPortFrom(wordsAddr(vip, family), be16(dport)),
+				Protocol: maglev.Protocol(proto)},
+			Backend:  netip.AddrPortFrom(wordsAddr(v.BackendAddr, family), be16(v.BackendPort)),
 			LastSeen: time.Duration(v.LastSeenNs),
 			State:    datapath.CTState(v.State),
-		})
+		}
 	}
-	return it.Err()
+	var k4 lbCt4Key
+	var v lbCtEntry
+	it := l.objs.Lb4Ct.Iterate()
+	for it.Next(&k4, &v) {
+		f(entry(4, [4]uint32{k4.Saddr}, [4]uint32{k4.Vip}, k4.Sport, k4.Dport, k4.Proto, &v))
+	}
+	var k6 lbCt6Key
+	it6 := l.objs.Lb6Ct.Iterate()
+	for it6.Next(&k6, &v) {
+		f(entry(6, k6.Saddr, k6.Vip, k6.Sport, k6.Dport, k6.Proto, &v))
+	}
+	return errors.Join(it.Err(), it6.Err())
+}
+
+// addrWords is an address as the program reads it from a packet: four
+// words in network order (an IPv4 address in the first).
+func addrWords(a netip.Addr) [4]uint32 {
+	var w [4]uint32
+	if a.Is4() {
+		w[0] = ne32(a.As4())
+		return w
+	}
+	b := a.As16()
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return w
+}
+
+// wordsAddr is the address of family (4 or 6) addrWords gave w.
+func wordsAddr(w [4]uint32, family uint8) netip.Addr {
+	if family == 4 {
+		return addr4(w[0])
+	}
+	var b [16]byte
+	for i, x := range w {
+		binary.LittleEndian.PutUint32(b[4*i:], x)
+	}
+	return netip.AddrFrom16(b)
+}
+
+// family is the program's family number of a.
+func family(a netip.Addr) uint8 {
+	if a.Is4() {
+		return 4
+	}
+	return 6
 }
 
 func addr4(v uint32) netip.Addr {
 	var b [4]byte
 	binary.LittleEndian.PutUint32(b[:], v)
 	return netip.AddrFrom4(b)
+}
+
+// updateService writes the program's entry of service f.
+func (l *LoadBalancer) updateService(f datapath.Frontend, v *lbLbService) error {
+	if f.Addr.Addr().Is4() {
+		return l.objs.Lb4Services.Update(lbKey(f), v, ebpf.UpdateAny)
+	}
+	return l.objs.Lb6Services.Update(lbKey6(f), v, ebpf.UpdateAny)
+}
+
+// deleteService deletes the program's entry of service f.
+func (l *LoadBalancer) deleteService(f datapath.Frontend) error {
+	if f.Addr.Addr().Is4() {
+		return l.objs.Lb4Services.Delete(lbKey(f))
+	}
+	return l.objs.Lb6Services.Delete(lbKey6(f))
 }
 
 // RunPacket implements datapath.PacketRunner with BPF_PROG_TEST_RUN.
@@ -617,8 +688,9 @@ func (l *LoadBalancer) close(unpin bool) error {
 
 // maps are the load balancer's maps by name.
 func (l *LoadBalancer) maps() map[string]*ebpf.Map {
-	m := map[string]*ebpf.Map{"lb4_services": l.objs.Lb4Services, "lb4_backends": l.objs.Lb4Backends,
-		"lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb4_rev": l.objs.Lb4Rev, "lb_stats": l.objs.LbStats,
+	m := map[string]*ebpf.Map{"lb4_services": l.objs.Lb4Services, "lb6_services": l.objs.Lb6Services,
+		"lb_backends": l.objs.LbBackends, "lb_maglev": l.objs.LbMaglev, "lb4_ct": l.objs.Lb4Ct, "lb6_ct": l.objs.Lb6Ct,
+		"lb4_rev": l.objs.Lb4Rev, "lb6_rev": l.objs.Lb6Rev, "lb_stats": l.objs.LbStats,
 		"lb_events": l.objs.LbEvents}
 	if l.meta != nil {
 		m[lbMetaMap] = l.meta
@@ -638,6 +710,10 @@ var errLBClosed = errors.New("datapath/ebpf: load balancer closed")
 
 func lbKey(f datapath.Frontend) lbLb4Key {
 	return lbLb4Key{Vip: ne32(f.Addr.Addr().As4()), Port: be16(f.Addr.Port()), Proto: uint8(f.Protocol)}
+}
+
+func lbKey6(f datapath.Frontend) lbLb6Key {
+	return lbLb6Key{Vip: addrWords(f.Addr.Addr()), Port: be16(f.Addr.Port()), Proto: uint8(f.Protocol)}
 }
 
 // ne32 is an IPv4 address as the program reads it from a packet.

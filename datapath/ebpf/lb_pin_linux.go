@@ -144,11 +144,11 @@ func (l *LoadBalancer) recover(regions int) error {
 	}
 	byID := map[uint32]backend{}
 	var id uint32
-	var b lbLb4Backend
-	it := l.objs.Lb4Backends.Iterate()
+	var b lbLbBackend
+	it := l.objs.LbBackends.Iterate()
 	for it.Next(&id, &b) {
-		if b.Addr != 0 {
-			byID[id] = backend{netip.AddrPortFrom(addr4(b.Addr), be16(b.Port)), b.Gen}
+		if b.Family != 0 {
+			byID[id] = backend{netip.AddrPortFrom(wordsAddr(b.Addr, b.Family), be16(b.Port)), b.Gen}
 		}
 	}
 	if err := it.Err(); err != nil {
@@ -217,13 +217,17 @@ func (l *LoadBalancer) recover(regions int) error {
 	// Services as the program sees them.
 	seen := map[datapath.Frontend]lbLbService{}
 	var sk lbLb4Key
+	var sk6 lbLb6Key
 	var sv lbLbService
 	sit := l.objs.Lb4Services.Iterate()
 	for sit.Next(&sk, &sv) {
-		f := datapath.Frontend{Addr: netip.AddrPortFrom(addr4(sk.Vip), be16(sk.Port)), Protocol: maglev.Protocol(sk.Proto)}
-		seen[f] = sv
+		seen[datapath.Frontend{Addr: netip.AddrPortFrom(addr4(sk.Vip), be16(sk.Port)), Protocol: maglev.Protocol(sk.Proto)}] = sv
 	}
-	if err := sit.Err(); err != nil {
+	sit6 := l.objs.Lb6Services.Iterate()
+	for sit6.Next(&sk6, &sv) {
+		seen[datapath.Frontend{Addr: netip.AddrPortFrom(wordsAddr(sk6.Vip, 6), be16(sk6.Port)), Protocol: maglev.Protocol(sk6.Proto)}] = sv
+	}
+	if err := errors.Join(sit.Err(), sit6.Err()); err != nil {
 		return fail("services: %w", err)
 	}
 	used := map[uint32]bool{}
@@ -252,7 +256,7 @@ func (l *LoadBalancer) recover(regions int) error {
 	var removed []datapath.Frontend
 	for f := range seen {
 		if _, _, ok := st.Service(f); !ok {
-			if err := l.objs.Lb4Services.Delete(lbKey(f)); err != nil {
+			if err := l.deleteService(f); err != nil {
 				return fail("service %s: %w", f, err)
 			}
 			removed = append(removed, f)

@@ -73,8 +73,8 @@ func TestLBRecoverFinishesBatches(t *testing.T) {
 	for _, f := range flows {
 		require.Equal(t, s1b.Frontend, f.Frontend)
 	}
-	var b lbLb4Backend
-	require.NoError(t, next.objs.Lb4Backends.Lookup(gone, &b))
+	var b lbLbBackend
+	require.NoError(t, next.objs.LbBackends.Lookup(gone, &b))
 	require.Zero(t, b, "the deleted service's backend is cleared")
 
 	// Pins made with other options are refused, with the reason.

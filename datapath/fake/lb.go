@@ -158,19 +158,18 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 		*c++
 		return datapath.VerdictPass, out, nil
 	}
-	ip, l4, skip := l.parse4(out)
+	p, skip := l.parse(out)
 	if skip != nil {
 		return pass(skip)
 	}
-	dst := netip.AddrFrom4([4]byte(ip[16:20]))
-	dport := binary.BigEndian.Uint16(l4[2:4])
-	f := datapath.Frontend{Addr: netip.AddrPortFrom(dst, dport), Protocol: maglev.Protocol(ip[9])}
+	dport := binary.BigEndian.Uint16(p.l4[2:4])
+	f := datapath.Frontend{Addr: netip.AddrPortFrom(p.dst(), dport), Protocol: maglev.Protocol(p.proto)}
 	var flags uint8
 	if f.Protocol == maglev.ProtocolTCP {
-		flags = l4[13]
+		flags = p.l4[13]
 	}
 	now := l.clock()
-	key := ctKey{client: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(l4[0:2])), frontend: f}
+	key := ctKey{client: netip.AddrPortFrom(p.src(), binary.BigEndian.Uint16(p.l4[0:2])), frontend: f}
 	counter := &l.counters.Established
 	var be netip.AddrPort
 	dsr := false
@@ -197,7 +196,7 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 			l.counters.NoBackend++
 			return datapath.VerdictDrop, out, nil
 		}
-		flow := maglev.Flow{Src: key.client.Addr(), SrcPort: key.client.Port(), DstPort: dport, Proto: ip[9]}
+		flow := maglev.Flow{Src: key.client.Addr(), SrcPort: key.client.Port(), DstPort: dport, Proto: p.proto}
 		id, _ := maglev.Lookup(table, l.st.Seed(), flow)
 		a, ok := l.st.BackendAddr(id)
 		if !ok {
@@ -216,13 +215,16 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 	}
 	if dsr {
 		// Only an untagged frame makes room for the outer header.
-		if len(out)-len(ip) != 14 {
+		if len(out)-len(p.ip) != 14 {
 			return pass(&l.counters.Passed)
 		}
 		*counter++
+		if p.v6 {
+			return datapath.VerdictPass, encapIPv6(out, l.st.Options().DSRSource6, be.Addr()), nil
+		}
 		return datapath.VerdictPass, encapIPIP(out, l.st.Options().DSRSource, be.Addr()), nil
 	}
-	rewrite(ip, l4, ip[16:20], l4[2:4], be)
+	p.rewrite(p.dstField(), p.l4[2:4], be)
 	*counter++
 	return datapath.VerdictPass, out, nil
 }
@@ -232,86 +234,162 @@ func (l *LoadBalancer) RunReplyPacket(frame []byte) (datapath.Verdict, []byte, e
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := slices.Clone(frame)
-	ip, l4, skip := l.parse4(out)
+	p, skip := l.parse(out)
 	if skip != nil {
 		*skip++
 		return datapath.VerdictPass, out, nil
 	}
-	k := revKey{client: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(l4[2:4])),
-		backend: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(l4[0:2])), proto: maglev.Protocol(ip[9])}
+	k := revKey{client: netip.AddrPortFrom(p.dst(), binary.BigEndian.Uint16(p.l4[2:4])),
+		backend: netip.AddrPortFrom(p.src(), binary.BigEndian.Uint16(p.l4[0:2])), proto: maglev.Protocol(p.proto)}
 	fe, ok := l.rev[k]
 	if !ok {
 		l.counters.Passed++
 		return datapath.VerdictPass, out, nil
 	}
-	rewrite(ip, l4, ip[12:16], l4[0:2], fe)
+	p.rewrite(p.srcField(), p.l4[0:2], fe)
 	l.counters.Replies++
 	return datapath.VerdictPass, out, nil
 }
 
-// parse4 finds the IPv4 header and the TCP or UDP header of an untagged
-// or tagged frame as the programs' parse4 does, or the counter of a
-// packet they pass untouched.
-func (l *LoadBalancer) parse4(frame []byte) (ip, l4 []byte, skip *uint64) {
-	proto, l3, ok := parseL2(frame)
-	if !ok || proto != etherTypeIPv4 || len(l3) < 20 || l3[0]&0x0f < 5 {
-		return nil, nil, &l.counters.Passed
-	}
-	if l3[9] != 6 && l3[9] != 17 {
-		return nil, nil, &l.counters.Passed
-	}
-	if binary.BigEndian.Uint16(l3[6:8])&0x3fff != 0 {
-		return nil, nil, &l.counters.Fragments
-	}
-	ihl := int(l3[0]&0x0f) * 4
-	l4len := 8 // UDP
-	if l3[9] == 6 {
-		l4len = 20 // TCP
-	}
-	if len(l3) < ihl+l4len {
-		return nil, nil, &l.counters.Passed // the whole header before anything is rewritten
-	}
-	return l3, l3[ihl:], nil
+// packet is an IPv4 or IPv6 TCP or UDP packet as the programs' parse
+// finds it: the IP header on and the TCP or UDP header on.
+type packet struct {
+	ip, l4 []byte
+	v6     bool
+	proto  uint8
 }
 
-// rewrite sets the address field addr and the port field port of a
-// packet to to, updating the checksums as the programs' rewrite does.
-func rewrite(ip, l4, addr, port []byte, to netip.AddrPort) {
-	oldAddr, oldPort := native32(addr), native16(port)
-	a := to.Addr().As4()
-	copy(addr, a[:])
-	newAddr := native32(addr)
-	putNative16(ip[10:12], csumReplace(native16(ip[10:12]), oldAddr, newAddr))
-	binary.BigEndian.PutUint16(port, to.Port())
-	newPort := native16(port)
-	switch ip[9] {
-	case 6:
-		c := csumReplace(native16(l4[16:18]), oldAddr, newAddr)
-		putNative16(l4[16:18], csumReplace(c, uint32(oldPort), uint32(newPort)))
-	case 17:
-		if old := native16(l4[6:8]); old != 0 {
-			c := csumReplace(old, oldAddr, newAddr)
-			c = csumReplace(c, uint32(oldPort), uint32(newPort))
-			if c == 0 {
-				c = 0xffff
-			}
-			putNative16(l4[6:8], c)
+func (p packet) srcField() []byte {
+	if p.v6 {
+		return p.ip[8:24]
+	}
+	return p.ip[12:16]
+}
+
+func (p packet) dstField() []byte {
+	if p.v6 {
+		return p.ip[24:40]
+	}
+	return p.ip[16:20]
+}
+
+func (p packet) src() netip.Addr { return fieldAddr(p.srcField()) }
+func (p packet) dst() netip.Addr { return fieldAddr(p.dstField()) }
+
+func fieldAddr(b []byte) netip.Addr {
+	if len(b) == 4 {
+		return netip.AddrFrom4([4]byte(b))
+	}
+	return netip.AddrFrom16([16]byte(b))
+}
+
+// parse finds the IP header and the TCP or UDP header of an untagged or
+// tagged frame as the programs' parse does (IPv6 extension headers are
+// not walked: a fragment header counts as a fragment, any other passes),
+// or the counter of a packet they pass untouched.
+func (l *LoadBalancer) parse(frame []byte) (packet, *uint64) {
+	etherType, l3, ok := parseL2(frame)
+	var p packet
+	var l4 int
+	switch {
+	case !ok:
+		return p, &l.counters.Passed
+	case etherType == etherTypeIPv4:
+		if len(l3) < 20 || l3[0]&0x0f < 5 || (l3[9] != 6 && l3[9] != 17) {
+			return p, &l.counters.Passed
 		}
+		if binary.BigEndian.Uint16(l3[6:8])&0x3fff != 0 {
+			return p, &l.counters.Fragments
+		}
+		p.proto, l4 = l3[9], int(l3[0]&0x0f)*4
+	case etherType == etherTypeIPv6:
+		if len(l3) < 40 {
+			return p, &l.counters.Passed
+		}
+		if l3[6] == 44 {
+			return p, &l.counters.Fragments
+		}
+		if l3[6] != 6 && l3[6] != 17 {
+			return p, &l.counters.Passed
+		}
+		p.proto, p.v6, l4 = l3[6], true, 40
+	default:
+		return p, &l.counters.Passed
+	}
+	l4len := 8 // UDP
+	if p.proto == 6 {
+		l4len = 20 // TCP
+	}
+	if len(l3) < l4+l4len {
+		return p, &l.counters.Passed // the whole header before anything is rewritten
+	}
+	p.ip, p.l4 = l3, l3[l4:]
+	return p, nil
+}
+
+// rewrite sets the address field addr and the port field port of the
+// packet to to, updating the checksums as the programs' rewrite4 and
+// rewrite6 do.
+func (p packet) rewrite(addr, port []byte, to netip.AddrPort) {
+	// The TCP checksum, or UDP's unless 0 (none).
+	var check []byte
+	switch {
+	case p.proto == 6:
+		check = p.l4[16:18]
+	case native16(p.l4[6:8]) != 0:
+		check = p.l4[6:8]
+	}
+	var c uint16
+	if check != nil {
+		c = native16(check)
+	}
+	var newAddr []byte
+	if p.v6 {
+		a := to.Addr().As16()
+		newAddr = a[:]
+	} else {
+		a := to.Addr().As4()
+		newAddr = a[:]
+	}
+	for i := 0; i < len(addr); i += 4 {
+		from, into := native32(addr[i:i+4]), native32(newAddr[i:i+4])
+		c = csumReplace(c, from, into)
+		if !p.v6 {
+			putNative16(p.ip[10:12], csumReplace(native16(p.ip[10:12]), from, into))
+		}
+	}
+	copy(addr, newAddr)
+	oldPort := native16(port)
+	binary.BigEndian.PutUint16(port, to.Port())
+	c = csumReplace(c, uint32(oldPort), uint32(native16(port)))
+	if check != nil {
+		if p.proto == 17 && c == 0 {
+			c = 0xffff
+		}
+		putNative16(check, c)
 	}
 }
 
 // track records a flow, making room by dropping the least recently seen
-// when the table is full (the kernel's LRU map approximates this).
+// of its family when the family's table is full (the kernel keeps one LRU
+// map a family, which approximates this).
 func (l *LoadBalancer) track(k ctKey, e ctEntry) {
 	if _, ok := l.ct[k]; !ok && len(l.ct) >= l.st.Options().CTMax {
+		v6 := k.client.Addr().Is6()
 		var oldest ctKey
-		first := true
+		n := 0
 		for ok, oe := range l.ct {
-			if first || oe.lastSeen < l.ct[oldest].lastSeen {
-				oldest, first = ok, false
+			if ok.client.Addr().Is6() != v6 {
+				continue
 			}
+			if n == 0 || oe.lastSeen < l.ct[oldest].lastSeen {
+				oldest = ok
+			}
+			n++
 		}
-		delete(l.ct, oldest)
+		if n >= l.st.Options().CTMax {
+			delete(l.ct, oldest)
+		}
 	}
 	l.ct[k] = e
 }
@@ -362,18 +440,49 @@ func encapIPIP(frame []byte, src, dst netip.Addr) []byte {
 	return append(out, inner...)
 }
 
+// encapIPv6 puts an outer IPv6 header (src to dst, next header IPv6)
+// between the Ethernet header and the packet of an untagged frame, as the
+// program's encap6 does.
+func encapIPv6(frame []byte, src, dst netip.Addr) []byte {
+	inner := frame[14:]
+	out := make([]byte, 0, len(frame)+40)
+	out = append(out, frame[:14]...)
+	outer := make([]byte, 40)
+	// Version and traffic class, no flow label.
+	binary.BigEndian.PutUint32(outer[0:4], binary.BigEndian.Uint32(inner[0:4])&0xfff00000)
+	binary.BigEndian.PutUint16(outer[4:6], binary.BigEndian.Uint16(inner[4:6])+40)
+	outer[6] = 41 // IPv6
+	outer[7] = 64
+	s, d := src.As16(), dst.As16()
+	copy(outer[8:24], s[:])
+	copy(outer[24:40], d[:])
+	out = append(out, outer...)
+	return append(out, inner...)
+}
+
 // RunDecapPacket implements datapath.DecapRunner, as the program does.
 func (l *LoadBalancer) RunDecapPacket(frame []byte) (datapath.Verdict, []byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := slices.Clone(frame)
-	if len(out) < 34 || binary.BigEndian.Uint16(out[12:14]) != etherTypeIPv4 || out[14+9] != 4 || out[14]&0x0f != 5 ||
-		binary.BigEndian.Uint16(out[14+6:14+8])&0x3fff != 0 {
+	outer := 0
+	switch {
+	case len(out) < 14:
+	case binary.BigEndian.Uint16(out[12:14]) == etherTypeIPv4:
+		if len(out) >= 34 && out[14+9] == 4 && out[14]&0x0f == 5 && binary.BigEndian.Uint16(out[14+6:14+8])&0x3fff == 0 {
+			outer = 20
+		}
+	case binary.BigEndian.Uint16(out[12:14]) == etherTypeIPv6:
+		if len(out) >= 54 && out[14+6] == 41 {
+			outer = 40
+		}
+	}
+	if outer == 0 {
 		l.counters.Passed++
 		return datapath.VerdictPass, out, nil
 	}
 	l.counters.Decapsulated++
-	return datapath.VerdictPass, append(out[:14:14], out[34:]...), nil
+	return datapath.VerdictPass, append(out[:14:14], out[14+outer:]...), nil
 }
 
 // report hands a decision to every open stream; l.mu is held.
@@ -392,7 +501,7 @@ func (l *LoadBalancer) report(kind datapath.LBEventKind, k ctKey, backend netip.
 func (l *LoadBalancer) Events() (datapath.LBEventStream, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := &lbStream{l: l, ch: make(chan datapath.LBEvent, l.st.Options().EventBuffer/datapath.EventRecordSize), done: make(chan struct{})}
+	s := &lbStream{l: l, ch: make(chan datapath.LBEvent, l.st.Options().EventBuffer/datapath.LBEventRecordSize), done: make(chan struct{})}
 	l.streams[s] = true
 	return s, nil
 }
