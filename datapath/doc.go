@@ -5,10 +5,9 @@
 //
 // Built so far: the prefilter (Prefilter, its kernel backend in datapath/ebpf, its in-memory twin in
 // datapath/fake, the conformance suite in datapath/datapathtest, a differential test and BenchmarkPrefilter),
-// with its drop events; and the load balancer's first slices: IPv4 TCP and UDP DNAT by Maglev, with
-// connection tracking, reverse NAT of replies, and DSR with IPIP; and the proxy redirect (TPROXY with
-// bpf_sk_assign at TC ingress, TCX or clsact). IPv6 services are specified below and not built yet (issue
-// #6).
+// with its drop events; the load balancer: IPv4 and IPv6 TCP and UDP DNAT by Maglev, with connection
+// tracking and TCP states, reverse NAT of replies, DSR with IPIP (IPv6 in IPv6), decision events, and
+// restarts from pinned maps; and the proxy redirect (TPROXY with bpf_sk_assign at TC ingress, TCX or clsact).
 //
 // # Proxy redirect
 //
@@ -20,16 +19,20 @@
 // dev lo"). It attaches through TCX (kernels 6.6 and later) or a clsact qdisc's direct-action filter.
 // TestProxyRedirect connects from a client namespace to a VIP nothing listens on, in both modes.
 //
-// # Load balancer (first slice)
+// # Load balancer
 //
-// A LoadBalancer takes services (frontend VIP, port and protocol; weighted backends) in batches that apply
-// whole or not at all (*LBError names the field: ErrInvalidService, ErrNoService, ErrLBFull). For a packet to
-// a frontend, the XDP program hashes the flow as Cilium does (jhash of source address, both ports and
-// protocol, seeded like maglev.hashSeed), reads the backend from the service's Maglev table (package maglev,
-// ModeCilium: the table Cilium builds for the same backends), rewrites the destination address and port,
-// updates the IP and TCP or UDP checksums incrementally, and passes the packet to the stack. Packets to no
-// frontend, fragments, and TCP or UDP headers cut short pass untouched; a service whose backends all have
-// weight 0 drops its new flows.
+// A LoadBalancer takes services (frontend VIP, port and protocol; weighted backends of the frontend's
+// family) in batches that apply whole or not at all (*LBError names the field: ErrInvalidService,
+// ErrNoService, ErrLBFull). For a packet to a frontend, the XDP program hashes the flow as Cilium does
+// (__hash_from_tuple_v4 and _v6: jhash of source address, both ports and protocol, seeded like
+// maglev.hashSeed), reads the backend from the service's Maglev table (package maglev, ModeCilium: the table
+// Cilium builds for the same backends), rewrites the destination address and port, updates the IPv4 and TCP
+// or UDP checksums incrementally, and passes the packet to the stack. Packets to no frontend, fragments
+// (IPv4 offsets and MF, an IPv6 fragment header), IPv6 packets whose first next header is another extension
+// header, and TCP or UDP headers cut short pass untouched; a service whose backends all have weight 0 drops
+// its new flows. IPv4 and IPv6 have their own service, conntrack and reverse NAT maps (IPv4's keys stay
+// small, and fast to hash); LBOptions.DisableIPv6 refuses IPv6 services and shrinks IPv6's maps to one
+// entry.
 //
 // Flows are tracked in an LRU map of LBOptions.CTMax entries (client address and port, frontend): a flow
 // keeps its backend while that backend exists, drained (weight 0) or not, told apart by a generation number
@@ -46,10 +49,11 @@
 // backends in a third: each connection is served by the backend Maglev gives it, and the client sees only
 // the VIP.
 //
-// A service in LBModeDSR has its packets sent unchanged inside IPIP (outer source LBOptions.DSRSource) to
-// the backend, which owns the VIP and answers the client directly; no reverse NAT. This machine's kernel has
-// no IPIP device, so a backend can unwrap with the load balancer's own program (AttachDSRDecap).
-// TestLBDSROnVeth runs TCP that way end to end.
+// A service in LBModeDSR has its packets sent unchanged inside IPIP, or IPv6 in IPv6 (outer source
+// LBOptions.DSRSource or DSRSource6), to the backend, which owns the VIP and answers the client directly;
+// no reverse NAT. This machine's kernel has no IPIP device, so a backend can unwrap with the load balancer's
+// own program (AttachDSRDecap), which takes both. TestLBDSROnVeth runs TCP that way end to end, and
+// TestLBTCPOnVeth runs DNAT with reverse NAT over IPv4 and over IPv6.
 //
 // With LBOptions.PinPath, the kernel backend pins its maps and links, and a load balancer opened on the pins
 // takes over the services (with their weights and modes, from a record only user space reads), the backend ids
@@ -60,8 +64,8 @@
 //
 // While an LBEventStream is open (LBEvents), the load balancer reports its decisions for package observe:
 // each new flow with the backend it was given, and each packet dropped for want of a backend; a ring buffer
-// of LBOptions.EventBuffer bytes holds what is not read yet, and what does not fit is counted (EventsLost). BenchmarkLB/dsr/established: 59 to 77 ns (target 45:
-// missed), measured a run at a time.
+// of LBOptions.EventBuffer bytes holds what is not read yet (LBEventRecordSize bytes a decision), and what
+// does not fit is counted (EventsLost).
 //
 // Tables live in one memory-mapped array of M-slot regions, two 4-byte slots an element (an array element
 // takes a multiple of 8 bytes): 4 x M bytes a service, 262,084 bytes at M = 65521, within the 256 KiB target.
@@ -73,8 +77,9 @@
 // LoadBalancerMemory and PrefilterMemory (datapath/ebpf) estimate each map's kernel memory from its spec as
 // sized by the options, in the guide's style ("lb_maglev (Array): 9435456 x 8 B = 71 MiB"); a test loads the
 // maps and finds the kernel's own figures within a few percent. At the defaults (1024 services, M = 16381,
-// 65536 backends, 262144 tracked flows): 99 MiB for the load balancer, 71 MiB of it tables; 51 MiB for full
-// prefilter deny lists (131072 CIDRs of each family, both tries).
+// 65536 backends, 262144 tracked flows of each family): 193 MiB for the load balancer, 71 MiB of it tables
+// and 68 MiB IPv6's conntrack and reverse NAT (125 MiB with DisableIPv6); 51 MiB for full prefilter deny
+// lists (131072 CIDRs of each family, both tries).
 //
 // BenchmarkLB/dnat/established: 41 to 60 ns per packet for parse, conntrack hit and rewrite (target: under
 // 35 ns; missed). Without conntrack, parse, service lookup, Maglev pick and rewrite took 38 to 39 ns (a

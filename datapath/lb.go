@@ -266,6 +266,10 @@ type LBOptions struct {
 	// DSRSource6 is the outer source address of IPv6 DSR packets: this
 	// node's IPv6 address. IPv6 services in LBModeDSR need it.
 	DSRSource6 netip.Addr
+	// DisableIPv6 refuses IPv6 services, and the kernel backend's IPv6
+	// maps (services, conntrack, reverse NAT) take one entry each: 68 MiB
+	// less at the defaults, for IPv4-only clusters.
+	DisableIPv6 bool
 	// EventBuffer is the size in bytes of the ring buffer of decisions,
 	// a power of two of at least a page (DefaultEventBuffer when 0); each
 	// takes LBEventRecordSize bytes of it.
@@ -503,7 +507,7 @@ func RestoreLBState(opts LBOptions, services []Service, ids map[netip.AddrPort]u
 		if _, ok := st.services[s.Frontend]; ok {
 			return nil, &LBError{Field: field + ".Frontend", Frontend: s.Frontend, Err: fmt.Errorf("%w: twice", ErrInvalidService)}
 		}
-		if err := st.checkMode(s, field); err != nil {
+		if err := st.checkOptions(s, field); err != nil {
 			return nil, err
 		}
 		for j, b := range s.Backends {
@@ -540,8 +544,12 @@ func RestoreLBState(opts LBOptions, services []Service, ids map[netip.AddrPort]u
 	return st, nil
 }
 
-// checkMode refuses a DSR service when the options have no DSR source.
-func (st *LBState) checkMode(s Service, field string) error {
+// checkOptions refuses an IPv6 service when IPv6 is disabled, and a DSR
+// service when the options have no DSR source of its family.
+func (st *LBState) checkOptions(s Service, field string) error {
+	if s.Frontend.Addr.Addr().Is6() && st.opts.DisableIPv6 {
+		return &LBError{Field: field + ".Frontend", Frontend: s.Frontend, Err: fmt.Errorf("%w: IPv6 is disabled (LBOptions.DisableIPv6)", ErrInvalidService)}
+	}
 	if s.Mode != LBModeDSR {
 		return nil
 	}
@@ -623,7 +631,7 @@ func (st *LBState) Upsert(services []Service) (LBChange, error) {
 		if err := CheckService(s, field); err != nil {
 			return ch, err
 		}
-		if err := st.checkMode(s, field); err != nil {
+		if err := st.checkOptions(s, field); err != nil {
 			return ch, err
 		}
 		if seen[s.Frontend] {

@@ -561,6 +561,19 @@ func RunLB(t *testing.T, newLB NewLB) {
 				require.Equal(t, c.field, le.Field, "%s: %v", c.name, err)
 			}
 			require.Empty(t, l.Services())
+			// IPv6 disabled.
+			o := opts
+			o.DisableIPv6 = true
+			l4 := open(t, o)
+			err := l4.Upsert(service(tcpFE, 1), service6(tcp6, 1))
+			var le *datapath.LBError
+			require.True(t, errors.As(err, &le))
+			require.Equal(t, "services[1].Frontend", le.Field)
+			require.ErrorContains(t, err, "IPv6 is disabled")
+			require.Empty(t, l4.Services())
+			_, out, err := l4.RunPacket(Flow6(ProtoTCP, client(1), vip6))
+			require.NoError(t, err)
+			require.Equal(t, Flow6(ProtoTCP, client(1), vip6), out)
 		})
 	})
 

@@ -188,6 +188,11 @@ func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
 	spec.Maps["lb6_services"].MaxEntries = uint32(opts.MaxServices)
 	spec.Maps["lb6_ct"].MaxEntries = uint32(opts.CTMax)
 	spec.Maps["lb6_rev"].MaxEntries = uint32(opts.CTMax)
+	if opts.DisableIPv6 {
+		for _, name := range []string{"lb6_services", "lb6_ct", "lb6_rev"} {
+			spec.Maps[name].MaxEntries = 1
+		}
+	}
 	var dsr, dsr6 [4]uint32
 	if opts.DSRSource.Is4() {
 		dsr = addrWords(opts.DSRSource)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/eniway/eniway/datapath"
 	"github.com/eniway/eniway/datapath/datapathtest"
@@ -40,7 +41,8 @@ func vethPair(t *testing.T, a, b *testutils.NetNS, an, bn string, aa, ba netip.A
 
 // routed is three namespaces: a client (10.N.1.1) and backends
 // (10.N.2.10 and 10.N.2.11 on one interface) on either side of a router
-// (10.N.1.2 and 10.N.2.1) that forwards between them, for N = net.
+// (10.N.1.2 and 10.N.2.1) that forwards between them, for N = net; in
+// IPv6 the same in fd00:N:1::/64 and fd00:N:2::/64 (see addr6).
 type routed struct {
 	client, router, backend *testutils.NetNS
 	// clientSide and backendSide are the router's interfaces; backendLink
@@ -64,7 +66,37 @@ func newRouted(t *testing.T, n byte, prefix string) *routed {
 		require.NoError(t, ns.NetlinkHandle(t).RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IP{0, 0, 0, 0}, Mask: net.CIDRMask(0, 32)}, Gw: gw.AsSlice()}))
 	}
 	require.NoError(t, r.router.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+	// IPv6, without duplicate address detection's wait.
+	for _, x := range []struct {
+		ns   *testutils.NetNS
+		link string
+		addr []netip.Addr
+		gw   netip.Addr
+	}{
+		{r.client, prefix + "-c", []netip.Addr{addr6(n, 1, 1)}, addr6(n, 1, 2)},
+		{r.router, prefix + "-r1", []netip.Addr{addr6(n, 1, 2)}, netip.Addr{}},
+		{r.router, prefix + "-r2", []netip.Addr{addr6(n, 2, 1)}, netip.Addr{}},
+		{r.backend, prefix + "-b", []netip.Addr{addr6(n, 2, 10), addr6(n, 2, 11)}, addr6(n, 2, 1)},
+	} {
+		h := x.ns.NetlinkHandle(t)
+		l, err := h.LinkByName(x.link)
+		require.NoError(t, err)
+		for _, a := range x.addr {
+			require.NoError(t, h.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}))
+		}
+		if x.gw.IsValid() {
+			require.NoError(t, h.RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}, Gw: x.gw.AsSlice()}))
+		}
+	}
+	require.NoError(t, r.router.Do(func() error {
+		return os.WriteFile("/proc/sys/net/ipv6/conf/all/forwarding", []byte("1"), 0o644)
+	}))
 	return r
+}
+
+// addr6 is fd00:n:c::d, the IPv6 twin of routed's 10.n.c.d.
+func addr6(n, c, d byte) netip.Addr {
+	return netip.AddrFrom16([16]byte{0xfd, 0, 0, n, 0, c, 15: d})
 }
 
 // TestLBOnVeth sends UDP from a client namespace to a service VIP through
@@ -149,20 +181,37 @@ func TestLBOnVeth(t *testing.T) {
 	require.Equal(t, uint64(flows), c.Forwarded)
 }
 
-// TestLBTCPOnVeth opens TCP connections from a client namespace to a
-// service VIP through a router whose client-facing interface runs the
-// load balancer and whose backend-facing interface runs its reply
-// program: each connection is served by the backend Maglev gives it, and
-// the client sees only the VIP.
+// TestLBTCPOnVeth opens TCP connections, over IPv4 and over IPv6, from a
+// client namespace to a service VIP through a router whose client-facing
+// interface runs the load balancer and whose backend-facing interface
+// runs its reply program: each connection is served by the backend Maglev
+// gives it, and the client sees only the VIP.
 func TestLBTCPOnVeth(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "IPv4", true: "IPv6"}[v6], func(t *testing.T) { testLBTCPOnVeth(t, v6) })
+	}
+}
+
+func testLBTCPOnVeth(t *testing.T, v6 bool) {
 	l := newLB(t, datapath.LBOptions{MaxServices: 4})
 	defer func() { require.NoError(t, l.Close()) }()
-	r := newRouted(t, 82, "tc")
+	n := byte(82)
+	if v6 {
+		n = 86
+	}
+	r := newRouted(t, n, fmt.Sprintf("tc%d", n))
 	client, router, backend, lbIndex, replyIndex := r.client, r.router, r.backend, r.clientSide, r.backendSide
 
 	vip := netip.MustParseAddrPort("10.96.0.10:80")
+	b := func(d byte) netip.Addr { return netip.AddrFrom4([4]byte{10, n, 2, d}) }
+	clientAddr := netip.AddrFrom4([4]byte{10, n, 1, 1})
+	if v6 {
+		vip = netip.MustParseAddrPort("[fd00:96::10]:80")
+		b = func(d byte) netip.Addr { return addr6(n, 2, d) }
+		clientAddr = addr6(n, 1, 1)
+	}
 	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}, Backends: []datapath.LBBackend{
-		{Addr: netip.MustParseAddrPort("10.82.2.10:8080"), Weight: 1}, {Addr: netip.MustParseAddrPort("10.82.2.11:8080"), Weight: 1}}}
+		{Addr: netip.AddrPortFrom(b(10), 8080), Weight: 1}, {Addr: netip.AddrPortFrom(b(11), 8080), Weight: 1}}}
 	require.NoError(t, l.Upsert(svc))
 	require.NoError(t, router.Do(func() error {
 		if _, err := l.Attach(lbIndex, datapath.XDPModeAuto); err != nil {
@@ -195,7 +244,7 @@ func TestLBTCPOnVeth(t *testing.T) {
 
 	per := map[string]int{}
 	for i := range 10 {
-		src := netip.AddrPortFrom(netip.MustParseAddr("10.82.1.1"), uint16(30000+i))
+		src := netip.AddrPortFrom(clientAddr, uint16(30000+i))
 		var answer string
 		var remote net.Addr
 		require.NoError(t, client.Do(func() error {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -32,7 +33,8 @@ func TestLBRecoverFinishesBatches(t *testing.T) {
 	}
 	s1 := tcp("10.96.0.1:80", be("10.1.0.1:80", 1), be("10.1.0.2:80", 1))
 	s2 := tcp("10.96.0.2:80", be("10.1.0.3:80", 1))
-	require.NoError(t, l.Upsert(s1, s2))
+	s3 := tcp("[2001:db8:96::1]:80", be("[2001:db8:1::1]:80", 1), be("[2001:db8:1::2]:80", 2), be("[2001:db8:1::3]:80", 0))
+	require.NoError(t, l.Upsert(s1, s2, s3))
 	client := netip.MustParseAddrPort("192.168.0.1:1000")
 	verdict, _, err := l.RunPacket(datapathtest.Flow4(datapathtest.ProtoTCP, client, s2.Frontend.Addr))
 	require.NoError(t, err)
@@ -56,7 +58,12 @@ func TestLBRecoverFinishesBatches(t *testing.T) {
 	next, err := NewLoadBalancer(opts)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, next.Remove()) }()
-	require.Equal(t, []datapath.Service{s1b}, next.Services())
+	require.Equal(t, []datapath.Service{s1b, s3}, next.Services())
+	src6 := netip.MustParseAddrPort("[2001:db8:c1::1]:1000")
+	_, out, err := next.RunPacket(datapathtest.Flow6(datapathtest.ProtoTCP, src6, s3.Frontend.Addr))
+	require.NoError(t, err)
+	require.Equal(t, datapathtest.Flow6(datapathtest.ProtoTCP, src6, datapathtest.ExpectedBackend(t, maglev.Config{}, s3, src6)), out,
+		"the IPv6 service is taken over")
 	for port := range uint16(50) {
 		src := netip.AddrPortFrom(client.Addr(), 2000+port)
 		_, out, err := next.RunPacket(datapathtest.Flow4(datapathtest.ProtoTCP, src, s1b.Frontend.Addr))
@@ -65,17 +72,20 @@ func TestLBRecoverFinishesBatches(t *testing.T) {
 			"a flow from %s goes by the new table", src)
 	}
 	frame := datapathtest.Flow4(datapathtest.ProtoTCP, client, s2.Frontend.Addr)
-	_, out, err := next.RunPacket(frame)
+	_, out, err = next.RunPacket(frame)
 	require.NoError(t, err)
 	require.Equal(t, frame, out, "the deleted service's flow is not balanced")
 	flows, err := next.Conntrack()
 	require.NoError(t, err)
 	for _, f := range flows {
-		require.Equal(t, s1b.Frontend, f.Frontend)
+		require.NotEqual(t, s2.Frontend, f.Frontend)
 	}
 	var b lbLbBackend
 	require.NoError(t, next.objs.LbBackends.Lookup(gone, &b))
 	require.Zero(t, b, "the deleted service's backend is cleared")
+
+	// A decision's record is what LBEventRecordSize says.
+	require.Equal(t, datapath.LBEventRecordSize, int(unsafe.Sizeof(lbLbEvent{}))+8)
 
 	// Pins made with other options are refused, with the reason.
 	other := opts
