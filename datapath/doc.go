@@ -30,7 +30,8 @@
 // or UDP checksums incrementally, and passes the packet to the stack. Packets to no frontend, fragments
 // (IPv4 offsets and MF, an IPv6 fragment header), IPv6 packets whose first next header is another extension
 // header, and TCP or UDP headers cut short pass untouched; a service whose backends all have weight 0 drops
-// its new flows. IPv4 and IPv6 have their own service, conntrack and reverse NAT maps (IPv4's keys stay
+// its new flows. A service with LBAlgorithmRandom gives a new flow a random slot of its table
+// (bpf_get_prandom_u32), so weights still hold. IPv4 and IPv6 have their own service, conntrack and reverse NAT maps (IPv4's keys stay
 // small, and fast to hash); LBOptions.DisableIPv6 refuses IPv6 services and shrinks IPv6's maps to one
 // entry.
 //
@@ -134,7 +135,9 @@
 //     revision;
 //   - service load balancer: upsert and delete a frontend (VIP, port, protocol) with its weighted backends; a
 //     Maglev table from package maglev indexed by Cilium's 5-tuple flow hash
-//     ([github.com/eniway/eniway/maglev.Lookup]), or random or round-robin selection;
+//     ([github.com/eniway/eniway/maglev.Lookup]), or a random slot of the same table (LBAlgorithmRandom, per
+//     service, as Cilium's random algorithm; round robin is not offered: it needs a counter every CPU
+//     writes, and neither Cilium nor a flow-tracking balancer gains from it);
 //   - conntrack: lookup, iterate, garbage collection with per-protocol timeouts, TCP state;
 //   - proxy redirect: send a frontend's traffic to a local proxy port;
 //   - attachment to interfaces, per-CPU counters, and an event stream of drops and load-balancing and

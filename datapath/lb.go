@@ -158,6 +158,35 @@ type Service struct {
 	Backends []LBBackend
 	// Mode is how packets reach the backends.
 	Mode LBMode
+	// Algorithm is how a new flow's backend is chosen.
+	Algorithm LBAlgorithm
+}
+
+// LBAlgorithm is how a service chooses the backend of a new flow. Either
+// way the flow keeps its backend while it is tracked.
+type LBAlgorithm int
+
+// Load balancing algorithms (Cilium's loadBalancer.algorithm).
+const (
+	// LBAlgorithmMaglev: the slot of the service's Maglev table that
+	// Cilium's flow hash gives, so every node running the same table picks
+	// the same backend for a flow, and a change of backends moves few
+	// flows.
+	LBAlgorithmMaglev LBAlgorithm = iota
+	// LBAlgorithmRandom: a random slot of the same table (weights hold);
+	// cheaper than hashing, but another node picks another backend for the
+	// same flow.
+	LBAlgorithmRandom
+)
+
+func (a LBAlgorithm) String() string {
+	switch a {
+	case LBAlgorithmMaglev:
+		return "maglev"
+	case LBAlgorithmRandom:
+		return "random"
+	}
+	return fmt.Sprintf("LBAlgorithm(%d)", int(a))
 }
 
 // LBMode is how a service's packets reach its backends.
@@ -366,6 +395,9 @@ func CheckService(s Service, field string) error {
 	}
 	if s.Mode != LBModeDNAT && s.Mode != LBModeDSR {
 		return fail(".Mode", "mode %d", s.Mode)
+	}
+	if s.Algorithm != LBAlgorithmMaglev && s.Algorithm != LBAlgorithmRandom {
+		return fail(".Algorithm", "algorithm %d", s.Algorithm)
 	}
 	seen := map[netip.AddrPort]bool{}
 	for j, b := range s.Backends {

@@ -97,6 +97,46 @@ func RunLB(t *testing.T, newLB NewLB) {
 		require.Equal(t, uint64(300), c.Forwarded)
 	})
 
+	t.Run("random algorithm", func(t *testing.T) {
+		l := open(t, opts)
+		s := service(tcpFE, 1, 3, 0)
+		s.Algorithm = datapath.LBAlgorithmRandom
+		require.NoError(t, l.Upsert(s))
+		require.Equal(t, []datapath.Service{s}, l.Services())
+		// New flows go to random backends by weight, never the drained
+		// one; each keeps its backend.
+		const flows = 2000
+		per := map[netip.AddrPort]int{}
+		for i := range flows {
+			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 168, 20, byte(i % 7)}), uint16(10000+i))
+			frame := Flow4(ProtoTCP, src, vip)
+			_, out, err := l.RunPacket(frame)
+			require.NoError(t, err)
+			b := frameDst(out)
+			require.True(t, ChecksumsValid(out))
+			per[b]++
+			if i%100 == 0 {
+				for range 3 {
+					_, again, err := l.RunPacket(frame)
+					require.NoError(t, err)
+					require.Equal(t, b, frameDst(again), "a tracked flow keeps its backend")
+				}
+			}
+		}
+		require.Zero(t, per[backs[2]], "the drained backend")
+		require.Equal(t, flows, per[backs[0]]+per[backs[1]])
+		// Weight 3 of 4: 1500 expected, 22 the standard deviation.
+		require.InDelta(t, 1500, per[backs[1]], 150, "weights hold: %v", per)
+		c, err := l.Counters()
+		require.NoError(t, err)
+		require.Equal(t, datapath.LBCounters{Forwarded: flows, Established: 3 * flows / 100}, c)
+		bad := s
+		bad.Algorithm = 7
+		var le *datapath.LBError
+		require.True(t, errors.As(l.Upsert(bad), &le))
+		require.Equal(t, "services[0].Algorithm", le.Field)
+	})
+
 	t.Run("untouched", func(t *testing.T) {
 		l := open(t, opts)
 		require.NoError(t, l.Upsert(service(tcpFE, 1, 1)))

@@ -290,7 +290,10 @@ func (l *LoadBalancer) writeService(f datapath.Frontend) error {
 func lbService(svc datapath.Service, table []uint32, r uint32) lbLbService {
 	v := lbLbService{Region: r, Backends: uint32(min(len(table), 1))}
 	if svc.Mode == datapath.LBModeDSR {
-		v.Flags = 1 // LB_SVC_DSR
+		v.Flags |= 1 // LB_SVC_DSR
+	}
+	if svc.Algorithm == datapath.LBAlgorithmRandom {
+		v.Flags |= 2 // LB_SVC_RANDOM
 	}
 	return v
 }

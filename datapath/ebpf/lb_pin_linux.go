@@ -38,9 +38,10 @@ type lbMetaBackend struct {
 }
 
 type lbMetaValue struct {
-	Mode     uint32
-	Total    uint32 // the service's backends, over all its entries
-	Backends [lbMetaChunk]lbMetaBackend
+	Mode      uint16
+	Algorithm uint16
+	Total     uint32 // the service's backends, over all its entries
+	Backends  [lbMetaChunk]lbMetaBackend
 }
 
 // lbMetaEntries bounds the record: a service with more than lbMetaChunk
@@ -96,7 +97,7 @@ func (l *LoadBalancer) record(f datapath.Frontend) error {
 	svc, _, _ := l.st.Service(f)
 	n := metaChunks(len(svc.Backends))
 	for c := range n {
-		v := lbMetaValue{Mode: uint32(svc.Mode), Total: uint32(len(svc.Backends))}
+		v := lbMetaValue{Mode: uint16(svc.Mode), Algorithm: uint16(svc.Algorithm), Total: uint32(len(svc.Backends))}
 		for i, b := range svc.Backends[c*lbMetaChunk : min(len(svc.Backends), (c+1)*lbMetaChunk)] {
 			v.Backends[i] = lbMetaBackend{ID: l.st.BackendID(b.Addr), Weight: uint32(b.Weight)}
 		}
@@ -156,8 +157,9 @@ func (l *LoadBalancer) recover(regions int) error {
 	}
 	// The record.
 	type rec struct {
-		mode, total uint32
-		chunks      map[uint32][]lbMetaBackend
+		mode, algorithm uint16
+		total           uint32
+		chunks          map[uint32][]lbMetaBackend
 	}
 	recs := map[datapath.Frontend]*rec{}
 	if l.meta != nil {
@@ -168,11 +170,11 @@ func (l *LoadBalancer) recover(regions int) error {
 			f := k.frontend()
 			r := recs[f]
 			if r == nil {
-				r = &rec{mode: v.Mode, total: v.Total, chunks: map[uint32][]lbMetaBackend{}}
+				r = &rec{mode: v.Mode, algorithm: v.Algorithm, total: v.Total, chunks: map[uint32][]lbMetaBackend{}}
 				recs[f] = r
 			}
 			n := min(int(v.Total)-int(k.Chunk)*lbMetaChunk, lbMetaChunk)
-			if v.Total != r.total || v.Mode != r.mode || n < 0 || (n == 0 && k.Chunk > 0) {
+			if v.Total != r.total || v.Mode != r.mode || v.Algorithm != r.algorithm || n < 0 || (n == 0 && k.Chunk > 0) {
 				return fail("record of service %s: entry %d does not fit the others", f, k.Chunk)
 			}
 			r.chunks[k.Chunk] = slices.Clone(v.Backends[:n])
@@ -185,7 +187,7 @@ func (l *LoadBalancer) recover(regions int) error {
 	ids := map[netip.AddrPort]uint32{}
 	gens := map[uint32]uint32{}
 	for f, r := range recs {
-		s := datapath.Service{Frontend: f, Mode: datapath.LBMode(r.mode)}
+		s := datapath.Service{Frontend: f, Mode: datapath.LBMode(r.mode), Algorithm: datapath.LBAlgorithm(r.algorithm)}
 		n := metaChunks(int(r.total))
 		if len(r.chunks) != n {
 			return fail("record of service %s: %d entries of %d", f, len(r.chunks), n)

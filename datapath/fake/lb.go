@@ -3,6 +3,7 @@ package fake
 import (
 	"context"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -23,6 +24,7 @@ type LoadBalancer struct {
 	rev      map[revKey]netip.AddrPort
 	clock    func() time.Duration
 	streams  map[*lbStream]bool
+	rng      *rand.Rand // LBAlgorithmRandom's slots
 }
 
 // revKey finds the frontend of a backend's reply to a client.
@@ -61,7 +63,8 @@ func NewLoadBalancer(opts datapath.LBOptions) (*LoadBalancer, error) {
 		return nil, err
 	}
 	return &LoadBalancer{st: st, ct: map[ctKey]ctEntry{}, rev: map[revKey]netip.AddrPort{},
-		clock: func() time.Duration { return time.Since(start) }, streams: map[*lbStream]bool{}}, nil
+		clock: func() time.Duration { return time.Since(start) }, streams: map[*lbStream]bool{},
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}, nil
 }
 
 // SetClock replaces the monotonic clock flows are stamped with.
@@ -196,8 +199,13 @@ func (l *LoadBalancer) RunPacket(frame []byte) (datapath.Verdict, []byte, error)
 			l.counters.NoBackend++
 			return datapath.VerdictDrop, out, nil
 		}
-		flow := maglev.Flow{Src: key.client.Addr(), SrcPort: key.client.Port(), DstPort: dport, Proto: p.proto}
-		id, _ := maglev.Lookup(table, l.st.Seed(), flow)
+		var id uint32
+		if svc.Algorithm == datapath.LBAlgorithmRandom {
+			id = table[l.rng.IntN(len(table))]
+		} else {
+			flow := maglev.Flow{Src: key.client.Addr(), SrcPort: key.client.Port(), DstPort: dport, Proto: p.proto}
+			id, _ = maglev.Lookup(table, l.st.Seed(), flow)
+		}
 		a, ok := l.st.BackendAddr(id)
 		if !ok {
 			l.report(datapath.LBEventNoBackend, key, netip.AddrPort{})

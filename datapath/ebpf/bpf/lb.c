@@ -80,13 +80,15 @@ struct lb6_key {
 struct lb_service {
 	__u32 region; // of lb_maglev
 	__u32 backends; // 0: no backend, the packet is dropped
-	__u32 flags;    // LB_SVC_DSR
+	__u32 flags;    // LB_SVC_*
 	__u32 pad;
 };
 
 // The service answers directly from its backends: packets go to them
 // encapsulated, unchanged inside, and no reply comes back here.
 #define LB_SVC_DSR 1
+// New flows get a random slot of the table, not the flow hash's.
+#define LB_SVC_RANDOM 2
 
 // A backend of either family (an IPv4 address in addr[0]); family 0: the
 // id has no backend.
@@ -580,13 +582,16 @@ static __always_inline int ct_keep(struct ct_entry *ct, struct lb_backend *be, s
 	return 1;
 }
 
-// pick reads the backend of a new flow from svc's Maglev table, reporting
-// the decision; it returns 0 when there is none.
+// pick reads the backend of a new flow from svc's Maglev table, at the
+// slot of the flow's hash or a random one, reporting the decision; it
+// returns 0 when there is none.
 static __always_inline struct lb_backend *pick(struct xdp_md *ctx, struct lb_service *svc, __u32 hash, struct flow *f,
 					       __u32 *idp)
 {
 	if (svc->backends == 0)
 		goto none;
+	if (svc->flags & LB_SVC_RANDOM)
+		hash = bpf_get_prandom_u32();
 	__u32 slot = svc->region * table_size + hash % table_size;
 	__u32 pair = slot >> 1;
 	struct maglev_pair *pr = bpf_map_lookup_elem(&lb_maglev, &pair);
