@@ -34,15 +34,15 @@ type lbCt6Key struct {
 }
 
 type lbCtEntry struct {
-	_           structs.HostLayout
-	LastSeenNs  uint64
-	BackendId   uint32
-	BackendPort uint16
-	State       uint8
-	Dsr         uint8
-	BackendGen  uint32
-	BackendAddr [4]uint32
-	_           [4]byte
+	_               structs.HostLayout
+	LastSeenNs      uint64
+	BackendId       uint32
+	BackendPort     uint16
+	State           uint8
+	Dsr             uint8
+	BackendGen      uint32
+	BackendAddr     [4]uint32
+	LastSeenJiffies uint32
 }
 
 type lbLb4Key struct {

@@ -169,7 +169,13 @@ struct ct_entry {
 	__u8 dsr;   // the flow is sent by DSR
 	__u32 backend_gen; // lb_backend.gen of the backend
 	__be32 backend_addr[4];
+	__u32 last_seen_jiffies; // the jiffies last_seen_ns was taken at
 };
+
+// last_seen_ns is refreshed at most every CT_REFRESH jiffies: between 0.1
+// s (HZ 1000) and 1 s (HZ 100). Reading jiffies is one load (the verifier
+// inlines bpf_jiffies64); the clock helper is called only to refresh.
+#define CT_REFRESH 100
 
 // States of a flow, as datapath.CTState: what the client's packets have
 // said (datapath.NextCTState).
@@ -568,14 +574,16 @@ static __always_inline int parse(struct xdp_md *ctx, struct flow *f)
 
 // track updates a tracked flow's entry after a packet and says whether
 // its backend still is the one it was given (be, looked up by the caller).
-static __always_inline int ct_keep(struct ct_entry *ct, struct lb_backend *be, struct flow *f, __u64 now)
+static __always_inline int ct_keep(struct ct_entry *ct, struct lb_backend *be, struct flow *f, __u32 jiffies)
 {
 	if (!be || be->gen != ct->backend_gen || !be->family)
 		return 0;
 	// A write a second at most: the entry's cache line stays clean
 	// under a stream of packets.
-	if (now - ct->last_seen_ns > 1000000000ULL)
-		ct->last_seen_ns = now;
+	if (jiffies - ct->last_seen_jiffies > CT_REFRESH) {
+		ct->last_seen_ns = bpf_ktime_get_coarse_ns();
+		ct->last_seen_jiffies = jiffies;
+	}
 	__u8 state = ct_next(f->proto, 1, ct->state, f->flags);
 	if (state != ct->state)
 		ct->state = state;
@@ -617,9 +625,8 @@ static __always_inline int lb4(struct xdp_md *ctx, struct flow *f)
 	__be16 *ports = f->ports;
 	// A tracked flow first: one lookup, and the service is not looked at
 	// (deleting a service removes its flows).
-	// The coarse clock (a tick's resolution) is enough for timeouts of
-	// seconds, and cheaper.
-	__u64 now = bpf_ktime_get_coarse_ns();
+	// Timeouts are seconds: ticks and the coarse clock are enough.
+	__u32 jiffies = bpf_jiffies64();
 	struct ct4_key ck = {.saddr = ip->saddr, .vip = ip->daddr, .sport = ports[0], .dport = ports[1], .proto = f->proto};
 	struct lb_backend *be = 0;
 	__u32 counter = LB_ESTABLISHED;
@@ -628,7 +635,7 @@ static __always_inline int lb4(struct xdp_md *ctx, struct flow *f)
 	if (ct) {
 		__u32 id = ct->backend_id;
 		be = bpf_map_lookup_elem(&lb_backends, &id);
-		if (ct_keep(ct, be, f, now))
+		if (ct_keep(ct, be, f, jiffies))
 			dsr = ct->dsr;
 		else
 			be = 0;
@@ -645,7 +652,7 @@ static __always_inline int lb4(struct xdp_md *ctx, struct flow *f)
 		be = pick(ctx, svc, hash, f, &id);
 		if (!be)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
-		struct ct_entry e = {.last_seen_ns = now, .backend_id = id, .backend_port = be->port,
+		struct ct_entry e = {.last_seen_ns = bpf_ktime_get_coarse_ns(), .last_seen_jiffies = jiffies, .backend_id = id, .backend_port = be->port,
 				     .state = ct_next(f->proto, 0, 0, f->flags), .dsr = dsr, .backend_gen = be->gen};
 		e.backend_addr[0] = be->addr[0];
 		bpf_map_update_elem(&lb4_ct, &ck, &e, BPF_ANY);
@@ -675,7 +682,7 @@ static __always_inline int lb6(struct xdp_md *ctx, struct flow *f)
 	struct ipv6hdr *ip6 = f->l3;
 	__be16 *ports = f->ports;
 	__be32 *saddr = ip6->saddr.in6_u.u6_addr32, *daddr = ip6->daddr.in6_u.u6_addr32;
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u32 jiffies = bpf_jiffies64();
 	struct ct6_key ck = {.sport = ports[0], .dport = ports[1], .proto = f->proto};
 	addr_copy(ck.saddr, saddr);
 	addr_copy(ck.vip, daddr);
@@ -686,7 +693,7 @@ static __always_inline int lb6(struct xdp_md *ctx, struct flow *f)
 	if (ct) {
 		__u32 id = ct->backend_id;
 		be = bpf_map_lookup_elem(&lb_backends, &id);
-		if (ct_keep(ct, be, f, now))
+		if (ct_keep(ct, be, f, jiffies))
 			dsr = ct->dsr;
 		else
 			be = 0;
@@ -702,7 +709,7 @@ static __always_inline int lb6(struct xdp_md *ctx, struct flow *f)
 		be = pick(ctx, svc, hash6(saddr, *(__u32 *)ports, f->proto), f, &id);
 		if (!be)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
-		struct ct_entry e = {.last_seen_ns = now, .backend_id = id, .backend_port = be->port,
+		struct ct_entry e = {.last_seen_ns = bpf_ktime_get_coarse_ns(), .last_seen_jiffies = jiffies, .backend_id = id, .backend_port = be->port,
 				     .state = ct_next(f->proto, 0, 0, f->flags), .dsr = dsr, .backend_gen = be->gen};
 		addr_copy(e.backend_addr, be->addr);
 		bpf_map_update_elem(&lb6_ct, &ck, &e, BPF_ANY);
