@@ -17,7 +17,16 @@
 // connections addressed to a frontend it does not own, with the frontend as the accepted socket's local
 // address. The frontend's address must be delivered locally (a local route such as "local 10.96.0.0/16
 // dev lo"). It attaches through TCX (kernels 6.6 and later) or a clsact qdisc's direct-action filter.
-// TestProxyRedirect connects from a client namespace to a VIP nothing listens on, in both modes.
+// IPv4 frontends go to IPv4 listeners and IPv6 frontends to IPv6 ones; the program walks up to four IPv6
+// hop-by-hop, routing and destination-options headers to find TCP, and anything else passes. While a
+// RedirectEventStream is open (RedirectEvents), it reports each new connection handed to a proxy's
+// listener, each connection for a redirected frontend that found no proxy listening, and each assignment the
+// kernel refused. With RedirectOptions.PinPath, the maps and the TCX links (or the clsact filters) are
+// pinned, and a new redirect takes them over and swaps its program in atomically. TestProxyRedirect connects
+// from a client namespace to an IPv4 and an IPv6 VIP nothing listens on, in both modes; TestRedirectRestart
+// restarts the redirect under a stream of new connections, and none is refused. A new SYN that reuses the
+// tuple of a connection still in TIME_WAIT on the proxy's side goes to that socket and succeeds only when
+// retried, which iptables' TPROXY avoids and bpf_sk_assign cannot.
 //
 // # Load balancer
 //

@@ -6,4 +6,4 @@ package ebpf
 // generate checks that this reproduces them byte for byte.
 //go:generate go tool bpf2go -cc clang-16 -strip llvm-strip-16 -target bpfel -tags linux -type prefilter_event -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" prefilter bpf/prefilter.c
 //go:generate go tool bpf2go -cc clang-16 -strip llvm-strip-16 -target bpfel -tags linux -type lb_event -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" lb bpf/lb.c
-//go:generate go tool bpf2go -cc clang-16 -strip llvm-strip-16 -target bpfel -tags linux -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" redirect bpf/redirect.c
+//go:generate go tool bpf2go -cc clang-16 -strip llvm-strip-16 -target bpfel -tags linux -type redirect_event -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" redirect bpf/redirect.c

@@ -36,6 +36,8 @@ func vethPair(t *testing.T, a, b *testutils.NetNS, an, bn string, aa, ba netip.A
 		require.NoError(t, side.h.LinkSetUp(l))
 		index = l.Attrs().Index
 	}
+	testutils.WaitOperUp(t, ha, an)
+	testutils.WaitOperUp(t, hb, bn)
 	return index
 }
 

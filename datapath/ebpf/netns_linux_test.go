@@ -72,6 +72,8 @@ func newVeth(t *testing.T) *veth {
 			v.serverIndex = l.Attrs().Index
 		}
 	}
+	testutils.WaitOperUp(t, hc, v.clientName)
+	testutils.WaitOperUp(t, hs, v.serverName)
 	return v
 }
 

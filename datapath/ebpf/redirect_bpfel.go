@@ -28,13 +28,48 @@ type redirectRedirect4Val struct {
 	Pad  uint16
 }
 
+type redirectRedirect6Key struct {
+	_     structs.HostLayout
+	Vip   [4]uint32
+	Port  uint16
+	Proto uint8
+	Pad   uint8
+}
+
+type redirectRedirect6Val struct {
+	_    structs.HostLayout
+	Addr [4]uint32
+	Port uint16
+	Pad  uint16
+}
+
+type redirectRedirectEvent struct {
+	_       structs.HostLayout
+	KtimeNs uint64
+	Ifindex uint32
+	Kind    uint8
+	Family  uint8
+	Pad     uint16
+	Client  [4]uint32
+	Vip     [4]uint32
+	Proxy   [4]uint32
+	Cport   uint16
+	Vport   uint16
+	Pport   uint16
+	Pad2    uint16
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	redirectMapRedirect4     = "redirect4"
-	redirectMapRedirectStats = "redirect_stats"
-	redirectProgTcRedirect   = "tc_redirect"
+	redirectMapRedirect4           = "redirect4"
+	redirectMapRedirect6           = "redirect6"
+	redirectMapRedirectEvents      = "redirect_events"
+	redirectMapRedirectStats       = "redirect_stats"
+	redirectProgTcRedirect         = "tc_redirect"
+	redirectVarRedirectEventsOn    = "redirect_events_on"
+	redirectVarUnusedRedirectEvent = "unused_redirect_event"
 )
 
 // loadRedirect returns the embedded CollectionSpec for redirect.
@@ -86,14 +121,18 @@ type redirectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type redirectMapSpecs struct {
-	Redirect4     *ebpf.MapSpec `ebpf:"redirect4"`
-	RedirectStats *ebpf.MapSpec `ebpf:"redirect_stats"`
+	Redirect4      *ebpf.MapSpec `ebpf:"redirect4"`
+	Redirect6      *ebpf.MapSpec `ebpf:"redirect6"`
+	RedirectEvents *ebpf.MapSpec `ebpf:"redirect_events"`
+	RedirectStats  *ebpf.MapSpec `ebpf:"redirect_stats"`
 }
 
 // redirectVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type redirectVariableSpecs struct {
+	RedirectEventsOn    *ebpf.VariableSpec `ebpf:"redirect_events_on"`
+	UnusedRedirectEvent *ebpf.VariableSpec `ebpf:"unused_redirect_event"`
 }
 
 // redirectObjects contains all objects after they have been loaded into the kernel.
@@ -116,13 +155,17 @@ func (o *redirectObjects) Close() error {
 //
 // It can be passed to loadRedirectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type redirectMaps struct {
-	Redirect4     *ebpf.Map `ebpf:"redirect4"`
-	RedirectStats *ebpf.Map `ebpf:"redirect_stats"`
+	Redirect4      *ebpf.Map `ebpf:"redirect4"`
+	Redirect6      *ebpf.Map `ebpf:"redirect6"`
+	RedirectEvents *ebpf.Map `ebpf:"redirect_events"`
+	RedirectStats  *ebpf.Map `ebpf:"redirect_stats"`
 }
 
 func (m *redirectMaps) Close() error {
 	return _RedirectClose(
 		m.Redirect4,
+		m.Redirect6,
+		m.RedirectEvents,
 		m.RedirectStats,
 	)
 }
@@ -131,6 +174,8 @@ func (m *redirectMaps) Close() error {
 //
 // It can be passed to loadRedirectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type redirectVariables struct {
+	RedirectEventsOn    *ebpf.Variable `ebpf:"redirect_events_on"`
+	UnusedRedirectEvent *ebpf.Variable `ebpf:"unused_redirect_event"`
 }
 
 // redirectPrograms contains all programs after they have been loaded into the kernel.

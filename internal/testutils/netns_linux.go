@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -175,4 +176,29 @@ func enter(target netns.NsHandle) (exit func() error, err error) {
 		runtime.UnlockOSThread()
 		return nil
 	}, nil
+}
+
+// WaitOperUp waits, up to 5 seconds, until each named link of the namespace h works in reports operational
+// state up, and fails tb otherwise. A veth end set up with its peer up carries packets only once the kernel's
+// link watcher has given it a queueing discipline, a moment later; packets sent before are dropped.
+func WaitOperUp(tb testing.TB, h *netlink.Handle, names ...string) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, name := range names {
+		for {
+			l, err := h.LinkByName(name)
+			if err != nil {
+				tb.Fatalf("link %s: %v", name, err)
+				return
+			}
+			if l.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("link %s: operational state %s, not up, after 5 s", name, l.Attrs().OperState)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
