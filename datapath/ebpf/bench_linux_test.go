@@ -96,11 +96,14 @@ func covered(list map[netip.Prefix]bool, pfx netip.Prefix) bool {
 //
 //   - dnat/established: the flow is tracked (a conntrack hit), repeated
 //     b.N times in one call. Target: under 35 ns.
-//   - dnat/new: the flow's conntrack entry is deleted before each run, so
+//   - dnat/new: the flow's conntrack entry (and reverse NAT entry) is
+//     deleted before each run, so
 //     each run looks up the service, picks from the Maglev table and
 //     inserts the entry. That takes one run a call, and the kernel's time
 //     for a single run includes its own setup: the same is measured for
 //     an empty XDP program and taken off.
+//   - dsr/new: dnat/new for a DSR service (no reverse NAT entry; IPIP
+//     encapsulation).
 //   - dsr/established: a tracked flow of a DSR service, encapsulated in
 //     IPIP. A repeated run would see the IPIP packet the first run made,
 //     which is for no service; so each run gets the frame fresh, one run
@@ -134,16 +137,30 @@ func BenchmarkLB(b *testing.B) {
 		}
 		b.ReportMetric(float64(per.Nanoseconds()), "ns/packet")
 	})
-	b.Run("dsr/established", func(b *testing.B) {
+	setupDSR := func(b *testing.B) (*ebpf.LoadBalancer, []byte) {
 		l := newLB(b, datapath.LBOptions{MaxServices: 4, DSRSource: netip.MustParseAddr("192.0.2.1")})
-		defer l.Close()
 		vip := netip.MustParseAddrPort("10.96.0.10:80")
 		s := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}, Mode: datapath.LBModeDSR,
 			Backends: []datapath.LBBackend{{Addr: netip.MustParseAddrPort("10.1.0.1:80"), Weight: 1}}}
 		if err := l.Upsert(s); err != nil {
 			b.Fatal(err)
 		}
-		frame := datapathtest.Flow4(datapathtest.ProtoTCP, netip.MustParseAddrPort("192.168.1.1:40000"), vip)
+		return l, datapathtest.Flow4(datapathtest.ProtoTCP, netip.MustParseAddrPort("192.168.1.1:40000"), vip)
+	}
+	b.Run("dsr/new", func(b *testing.B) {
+		l, frame := setupDSR(b)
+		defer l.Close()
+		prepare := forget(b, l, frame)
+		before, _ := l.Counters()
+		runs := singleRuns(b, l, frame, prepare)
+		after, _ := l.Counters()
+		if after.Forwarded-before.Forwarded != uint64(runs) {
+			b.Fatalf("%d of %d runs new", after.Forwarded-before.Forwarded, runs)
+		}
+	})
+	b.Run("dsr/established", func(b *testing.B) {
+		l, frame := setupDSR(b)
+		defer l.Close()
 		if _, _, err := l.RunPacket(frame); err != nil { // tracks the flow
 			b.Fatal(err)
 		}
@@ -157,17 +174,38 @@ func BenchmarkLB(b *testing.B) {
 	b.Run("dnat/new", func(b *testing.B) {
 		l, frame := setup(b)
 		defer l.Close()
+		prepare := forget(b, l, frame)
 		before, _ := l.Counters()
-		runs := singleRuns(b, l, frame, func() {
-			if _, err := l.ExpireConntrack(l.Now() + 365*24*time.Hour); err != nil {
-				b.Fatal(err)
-			}
-		})
+		runs := singleRuns(b, l, frame, prepare)
 		after, _ := l.Counters()
 		if after.Forwarded-before.Forwarded != uint64(runs) {
 			b.Fatalf("%d of %d runs new", after.Forwarded-before.Forwarded, runs)
 		}
 	})
+}
+
+// forget returns a function that deletes the tracked flow of frame (an
+// untagged IPv4 TCP frame) with its reverse NAT entry.
+func forget(b *testing.B, l *ebpf.LoadBalancer, frame []byte) func() {
+	flows, err := l.Conntrack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var e datapath.CTEntry
+	for _, f := range flows {
+		e = f
+	}
+	if len(flows) == 0 { // not tracked yet: track it to learn its backend
+		if _, _, err := l.RunPacket(frame); err != nil {
+			b.Fatal(err)
+		}
+		return forget(b, l, frame)
+	}
+	return func() {
+		if err := l.DeleteFlow(e); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // singleRuns runs the load balancer's program on frame once a call, after

@@ -458,28 +458,37 @@ func (l *LoadBalancer) removeFlows(match func(datapath.CTEntry) bool) (int, erro
 	})
 	n := 0
 	for _, e := range gone {
-		var derr, rerr error
-		proto := uint8(e.Frontend.Protocol)
-		cl, vip, be := addrWords(e.Client.Addr()), addrWords(e.Frontend.Addr.Addr()), addrWords(e.Backend.Addr())
-		cport, vport, bport := be16(e.Client.Port()), be16(e.Frontend.Addr.Port()), be16(e.Backend.Port())
-		if e.Client.Addr().Is4() {
-			derr = l.objs.Lb4Ct.Delete(lbCt4Key{Saddr: cl[0], Vip: vip[0], Sport: cport, Dport: vport, Proto: proto})
-			rerr = l.objs.Lb4Rev.Delete(lbRev4Key{Client: cl[0], Backend: be[0], Cport: cport, Bport: bport, Proto: proto})
-		} else {
-			derr = l.objs.Lb6Ct.Delete(lbCt6Key{Saddr: cl, Vip: vip, Sport: cport, Dport: vport, Proto: proto})
-			rerr = l.objs.Lb6Rev.Delete(lbRev6Key{Client: cl, Backend: be, Cport: cport, Bport: bport, Proto: proto})
-		}
-		switch {
-		case derr == nil:
+		ok, derr := l.deleteFlow(e)
+		if ok {
 			n++
-		case !errors.Is(derr, ebpf.ErrKeyNotExist):
-			err = errors.Join(err, derr)
 		}
-		if rerr != nil && !errors.Is(rerr, ebpf.ErrKeyNotExist) {
-			err = errors.Join(err, rerr)
-		}
+		err = errors.Join(err, derr)
 	}
 	return n, err
+}
+
+// deleteFlow deletes the tracked flow e (client and frontend) and its
+// reverse NAT entry (client and backend), and says whether the flow was
+// there.
+func (l *LoadBalancer) deleteFlow(e datapath.CTEntry) (bool, error) {
+	var derr, rerr error
+	proto := uint8(e.Frontend.Protocol)
+	cl, vip, be := addrWords(e.Client.Addr()), addrWords(e.Frontend.Addr.Addr()), addrWords(e.Backend.Addr())
+	cport, vport, bport := be16(e.Client.Port()), be16(e.Frontend.Addr.Port()), be16(e.Backend.Port())
+	if e.Client.Addr().Is4() {
+		derr = l.objs.Lb4Ct.Delete(lbCt4Key{Saddr: cl[0], Vip: vip[0], Sport: cport, Dport: vport, Proto: proto})
+		rerr = l.objs.Lb4Rev.Delete(lbRev4Key{Client: cl[0], Backend: be[0], Cport: cport, Bport: bport, Proto: proto})
+	} else {
+		derr = l.objs.Lb6Ct.Delete(lbCt6Key{Saddr: cl, Vip: vip, Sport: cport, Dport: vport, Proto: proto})
+		rerr = l.objs.Lb6Rev.Delete(lbRev6Key{Client: cl, Backend: be, Cport: cport, Bport: bport, Proto: proto})
+	}
+	if errors.Is(derr, ebpf.ErrKeyNotExist) {
+		return false, nil
+	}
+	if errors.Is(rerr, ebpf.ErrKeyNotExist) {
+		rerr = nil
+	}
+	return derr == nil, errors.Join(derr, rerr)
 }
 
 // eachFlow calls f with every tracked flow, IPv4's first.
