@@ -62,7 +62,10 @@
 // A service in LBModeDSR has its packets sent unchanged inside IPIP, or IPv6 in IPv6 (outer source
 // LBOptions.DSRSource or DSRSource6), to the backend, which owns the VIP and answers the client directly;
 // no reverse NAT. This machine's kernel has no IPIP device, so a backend can unwrap with the load balancer's
-// own program (AttachDSRDecap), which takes both. TestLBDSROnVeth runs TCP that way end to end, and
+// own program (AttachDSRDecap), which takes both. The program hands the encapsulated packet to the node's
+// stack, whose interface must then accept its own address as a source (accept_local), or with
+// LBOptions.DSRRedirect looks up the route to the backend (bpf_fib_lookup) and sends the packet out of its
+// interface to the next hop itself (XDP_REDIRECT). TestLBDSROnVeth runs TCP both ways end to end, and
 // TestLBTCPOnVeth runs DNAT with reverse NAT over IPv4 and over IPv6.
 //
 // With LBOptions.PinPath, the kernel backend pins its maps and links, and a load balancer opened on the pins

@@ -203,10 +203,11 @@ const (
 	// address (on a loopback device, say) and unwrap IPIP (an IPIP device,
 	// or the kernel backend's AttachDSRDecap); it answers the client
 	// directly. Backends listen on the frontend's port. Only untagged
-	// frames are encapsulated; tagged ones pass untouched. The kernel
-	// backend hands the encapsulated packet to the node's stack, which
-	// routes it: its source being the node's own address, the receiving
-	// interface needs accept_local=1.
+	// frames are encapsulated; tagged ones pass untouched. Unless
+	// LBOptions.DSRRedirect sends it out itself, the kernel backend hands
+	// the encapsulated packet to the node's stack, which routes it: its
+	// source being the node's own address, the receiving interface needs
+	// accept_local=1.
 	LBModeDSR
 )
 
@@ -235,6 +236,10 @@ type LBCounters struct {
 	// EventsLost: decisions not reported to an open event stream because
 	// it was full.
 	EventsLost uint64
+	// Redirected: DSR packets sent out of their route's interface by the
+	// program itself (LBOptions.DSRRedirect); each is also counted as
+	// Forwarded or Established.
+	Redirected uint64
 }
 
 // LBEventKind is what an LBEvent reports.
@@ -295,6 +300,19 @@ type LBOptions struct {
 	// DSRSource6 is the outer source address of IPv6 DSR packets: this
 	// node's IPv6 address. IPv6 services in LBModeDSR need it.
 	DSRSource6 netip.Addr
+	// DSRRedirect, for the kernel backend, sends DSR packets out of the
+	// interface of their route to the backend (bpf_fib_lookup, then
+	// XDP_REDIRECT to the next hop's MAC address) instead of handing them
+	// to the node's stack, which then needs no accept_local and does not
+	// route them again. It needs the next hop's neighbour entry (on EC2 the
+	// VPC router's, which the node's own traffic keeps resolved); a packet
+	// whose next hop is not resolved yet goes to the stack as without it.
+	// The target interface must take XDP_REDIRECT frames (a veth only when
+	// its peer runs an XDP program), and packets must come with whole
+	// checksums, as from a NIC: a locally sent packet on a veth leaves its
+	// checksum to the receiver, a note a redirected frame loses. The fake
+	// ignores it.
+	DSRRedirect bool
 	// DisableIPv6 refuses IPv6 services, and the kernel backend's IPv6
 	// maps (services, conntrack, reverse NAT) take one entry each: 68 MiB
 	// less at the defaults, for IPv4-only clusters.

@@ -151,6 +151,7 @@ const (
 	lbProgXdpDsrDecap  = "xdp_dsr_decap"
 	lbProgXdpLb        = "xdp_lb"
 	lbProgXdpLbReply   = "xdp_lb_reply"
+	lbVarDsrRedirect   = "dsr_redirect"
 	lbVarDsrSource     = "dsr_source"
 	lbVarDsrSource6    = "dsr_source6"
 	lbVarFlowSeed4     = "flow_seed4"
@@ -227,6 +228,7 @@ type lbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lbVariableSpecs struct {
+	DsrRedirect   *ebpf.VariableSpec `ebpf:"dsr_redirect"`
 	DsrSource     *ebpf.VariableSpec `ebpf:"dsr_source"`
 	DsrSource6    *ebpf.VariableSpec `ebpf:"dsr_source6"`
 	FlowSeed4     *ebpf.VariableSpec `ebpf:"flow_seed4"`
@@ -287,6 +289,7 @@ func (m *lbMaps) Close() error {
 //
 // It can be passed to loadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lbVariables struct {
+	DsrRedirect   *ebpf.Variable `ebpf:"dsr_redirect"`
 	DsrSource     *ebpf.Variable `ebpf:"dsr_source"`
 	DsrSource6    *ebpf.Variable `ebpf:"dsr_source6"`
 	FlowSeed4     *ebpf.Variable `ebpf:"flow_seed4"`

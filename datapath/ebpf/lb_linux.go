@@ -202,7 +202,7 @@ func lbSpec(st *datapath.LBState) (*ebpf.CollectionSpec, error) {
 	}
 	if err := errors.Join(spec.Variables["table_size"].Set(uint32(m)), spec.Variables["flow_seed4"].Set(st.Seed().Flow4),
 		spec.Variables["flow_seed6"].Set(st.Seed().Flow6), spec.Variables["dsr_source"].Set(dsr[0]),
-		spec.Variables["dsr_source6"].Set(dsr6)); err != nil {
+		spec.Variables["dsr_source6"].Set(dsr6), spec.Variables["dsr_redirect"].Set(boolWord(opts.DSRRedirect))); err != nil {
 		return nil, fmt.Errorf("datapath/ebpf: load balancer: %w", err)
 	}
 	if opts.PinPath != "" {
@@ -409,7 +409,8 @@ func (l *LoadBalancer) Counters() (datapath.LBCounters, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var c datapath.LBCounters
-	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established, &c.Replies, &c.Decapsulated, &c.EventsLost); err != nil {
+	if err := sumCounters(l.objs.LbStats, &c.Passed, &c.Forwarded, &c.NoBackend, &c.Fragments, &c.Established, &c.Replies, &c.Decapsulated, &c.EventsLost,
+		&c.Redirected); err != nil {
 		return c, fmt.Errorf("datapath/ebpf: load balancer counters: %w", err)
 	}
 	return c, nil
@@ -542,6 +543,14 @@ func wordsAddr(w [4]uint32, family uint8) netip.Addr {
 		binary.LittleEndian.PutUint32(b[4*i:], x)
 	}
 	return netip.AddrFrom16(b)
+}
+
+// boolWord is b as a program's 32-bit flag.
+func boolWord(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // family is the program's family number of a.

@@ -280,12 +280,22 @@ func testLBTCPOnVeth(t *testing.T, v6 bool) {
 // running the load balancer: each SYN and every later packet goes to the
 // Maglev backend inside IPIP, the backend (which owns the VIP on its
 // loopback device and runs the decapsulation program) answers the client
-// directly, and the router never sees a reply it has to translate.
+// directly, and the router never sees a reply it has to translate. The
+// load balancer hands the IPIP packets to the router's stack (which must
+// accept its own address as their source), or with DSRRedirect sends them
+// out of the backends' interface itself (the router knows the backends'
+// MAC addresses: permanent neighbour entries).
 func TestLBDSROnVeth(t *testing.T) {
+	for _, redirect := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stack", true: "redirect"}[redirect], func(t *testing.T) { testLBDSROnVeth(t, redirect) })
+	}
+}
+
+func testLBDSROnVeth(t *testing.T, redirect bool) {
 	r := newRouted(t, 84, "ds")
 	client, router, backend, lbIndex, bl := r.client, r.router, r.backend, r.clientSide, r.backendLink
 	hb := backend.NetlinkHandle(t)
-	l := newLB(t, datapath.LBOptions{MaxServices: 4, DSRSource: netip.MustParseAddr("10.84.2.1")})
+	l := newLB(t, datapath.LBOptions{MaxServices: 4, DSRSource: netip.MustParseAddr("10.84.2.1"), DSRRedirect: redirect})
 	defer func() { require.NoError(t, l.Close()) }()
 	// The backend owns the VIP and takes IPIP.
 	lo, err := hb.LinkByName("lo")
@@ -301,11 +311,22 @@ func TestLBDSROnVeth(t *testing.T) {
 	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolTCP}, Mode: datapath.LBModeDSR,
 		Backends: []datapath.LBBackend{{Addr: netip.MustParseAddrPort("10.84.2.10:80"), Weight: 1}, {Addr: netip.MustParseAddrPort("10.84.2.11:80"), Weight: 1}}}
 	require.NoError(t, l.Upsert(svc))
-	// The load balancer passes the IPIP packet, whose source is the
-	// router's own address, to the router's stack, which must accept it.
-	require.NoError(t, router.Do(func() error {
-		return os.WriteFile("/proc/sys/net/ipv4/conf/ds-r1/accept_local", []byte("1"), 0o644)
-	}))
+	if redirect {
+		// Whole checksums from the client, as from a NIC: a redirected
+		// frame loses the note that they are left to the receiver.
+		testutils.SetTxChecksumming(t, client, "ds-c", false)
+		hr := router.NetlinkHandle(t)
+		for _, b := range svc.Backends {
+			require.NoError(t, hr.NeighAdd(&netlink.Neigh{LinkIndex: r.backendSide, State: netlink.NUD_PERMANENT,
+				IP: b.Addr.Addr().AsSlice(), HardwareAddr: bl.Attrs().HardwareAddr}))
+		}
+	} else {
+		// The load balancer passes the IPIP packet, whose source is the
+		// router's own address, to the router's stack, which must accept it.
+		require.NoError(t, router.Do(func() error {
+			return os.WriteFile("/proc/sys/net/ipv4/conf/ds-r1/accept_local", []byte("1"), 0o644)
+		}))
+	}
 	require.NoError(t, router.Do(func() error { _, err := l.Attach(lbIndex, datapath.XDPModeAuto); return err }))
 
 	// One listener on the VIP answers every connection; which backend
@@ -358,6 +379,11 @@ func TestLBDSROnVeth(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(6), c.Forwarded)
 	require.Zero(t, c.Replies, "replies go to the client directly")
+	if redirect {
+		require.Equal(t, c.Forwarded+c.Established, c.Redirected, "every DSR packet sent out by the program")
+	} else {
+		require.Zero(t, c.Redirected)
+	}
 	d, err := node.Counters()
 	require.NoError(t, err)
 	require.NotZero(t, d.Decapsulated)

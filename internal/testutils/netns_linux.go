@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -200,5 +201,40 @@ func WaitOperUp(tb testing.TB, h *netlink.Handle, names ...string) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// SetTxChecksumming turns transmit checksum offload of the named link of ns on or off (ethtool -K name tx
+// on|off). A veth sends locally made TCP and UDP packets with their checksums left to the receiver
+// (CHECKSUM_PARTIAL); a program that sends such a packet on with XDP_REDIRECT drops that note, and the
+// receiver then finds the checksum wrong. With offload off, packets leave with whole checksums, as they
+// arrive from a NIC.
+func SetTxChecksumming(tb testing.TB, ns *NetNS, name string, on bool) {
+	tb.Helper()
+	err := ns.Do(func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		// struct ethtool_value, and struct ifreq with ifr_data pointing at it.
+		value := &struct{ cmd, data uint32 }{cmd: unix.ETHTOOL_STXCSUM}
+		if on {
+			value.data = 1
+		}
+		var ifr struct {
+			name [unix.IFNAMSIZ]byte
+			data unsafe.Pointer
+			_    [16]byte
+		}
+		copy(ifr.name[:], name)
+		ifr.data = unsafe.Pointer(value)
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
+			return errno
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("link %s: set tx checksumming %v: %v", name, on, err)
 	}
 }

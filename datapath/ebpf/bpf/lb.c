@@ -20,6 +20,13 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
 #include <bpf/bpf_endian.h>
 
 #include "common.h"
@@ -31,6 +38,9 @@ volatile const __u32 flow_seed6 = 0;
 // The outer source addresses of DSR's encapsulated packets: this node's.
 volatile const __be32 dsr_source = 0;
 volatile const __be32 dsr_source6[4] = {};
+// dsr_redirect: DSR packets go out of the interface of their route to the
+// backend (bpf_fib_lookup), not to the node's stack.
+volatile const __u32 dsr_redirect = 0;
 // lb_events_on is set while user space reads decisions.
 volatile __u32 lb_events_on;
 
@@ -272,7 +282,8 @@ enum {
 	LB_REPLY = 5,     // a backend's reply, its source made the frontend
 	LB_DECAP = 6,     // a DSR packet, decapsulated on its backend
 	LB_EVENTS_LOST = 7, // decisions the full ring buffer lost
-	LB_COUNTERS = 8,
+	LB_REDIRECTED = 8,  // DSR packets sent out of their route's interface
+	LB_COUNTERS = 9,
 };
 
 COUNTERS(lb_stats, LB_COUNTERS);
@@ -617,6 +628,47 @@ none:
 	return 0;
 }
 
+// dsr_out sends an encapsulated DSR packet (outer header of family) on,
+// counted under counter: with dsr_redirect, out of the interface of its
+// route, addressed to the next hop, when the route and the next hop's
+// neighbour entry are known; to the node's stack otherwise.
+static __always_inline int dsr_out(struct xdp_md *ctx, __u8 family, __u32 counter)
+{
+	if (!dsr_redirect)
+		return lb_count(counter, XDP_PASS);
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct bpf_fib_lookup fib = {};
+	fib.ifindex = ctx->ingress_ifindex;
+	if (family == 4) {
+		struct iphdr *outer = (void *)(eth + 1);
+		if ((void *)(outer + 1) > end)
+			return lb_count(counter, XDP_PASS);
+		fib.family = AF_INET;
+		fib.tos = outer->tos;
+		fib.l4_protocol = IPPROTO_IPIP;
+		fib.tot_len = bpf_ntohs(outer->tot_len);
+		fib.ipv4_src = outer->saddr;
+		fib.ipv4_dst = outer->daddr;
+	} else {
+		struct ipv6hdr *outer = (void *)(eth + 1);
+		if ((void *)(outer + 1) > end)
+			return lb_count(counter, XDP_PASS);
+		fib.family = AF_INET6;
+		fib.l4_protocol = IPPROTO_IPV6;
+		fib.tot_len = bpf_ntohs(outer->payload_len) + sizeof(*outer);
+		addr_copy(fib.ipv6_src, outer->saddr.in6_u.u6_addr32);
+		addr_copy(fib.ipv6_dst, outer->daddr.in6_u.u6_addr32);
+	}
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return lb_count(counter, XDP_PASS);
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	lb_count(LB_REDIRECTED, 0);
+	return lb_count(counter, bpf_redirect(fib.ifindex, 0));
+}
+
 static __always_inline int lb4(struct xdp_md *ctx, struct flow *f)
 {
 	void *data = (void *)(long)ctx->data;
@@ -669,7 +721,7 @@ static __always_inline int lb4(struct xdp_md *ctx, struct flow *f)
 			return lb_count(LB_PASS, XDP_PASS);
 		if (encap4(ctx, be->addr[0]) < 0)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
-		return lb_count(counter, XDP_PASS);
+		return dsr_out(ctx, 4, counter);
 	}
 	rewrite4(ip, ports, end, &ip->daddr, &ports[1], be->addr[0], be->port);
 	return lb_count(counter, XDP_PASS);
@@ -730,7 +782,7 @@ static __always_inline int lb6(struct xdp_md *ctx, struct flow *f)
 		addr_copy(backend, be->addr);
 		if (encap6(ctx, backend) < 0)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
-		return lb_count(counter, XDP_PASS);
+		return dsr_out(ctx, 6, counter);
 	}
 	rewrite6(f->proto, ports, end, daddr, &ports[1], be->addr, be->port);
 	return lb_count(counter, XDP_PASS);
