@@ -13,6 +13,8 @@ import (
 	"github.com/eniway/eniway/datapath"
 	"github.com/eniway/eniway/datapath/datapathtest"
 	"github.com/eniway/eniway/datapath/ebpf"
+	"github.com/eniway/eniway/datapath/ebpf/internal/floor"
+	"github.com/eniway/eniway/internal/testutils"
 	"github.com/eniway/eniway/maglev"
 )
 
@@ -272,4 +274,30 @@ func BenchmarkLBUpdate(b *testing.B) {
 	}
 	b.ReportMetric(float64(l.GracePeriods()-graces)/float64(b.N), "grace-periods/op")
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)*1000, "ms/1000-updates")
+}
+
+// BenchmarkLBFloor measures, the same way as BenchmarkLB/dnat/established
+// and on the same frame, a minimal program that does for a tracked flow
+// the least a load balancer can (internal/floor): the floor the machine
+// gives at the time, against which the load balancer's figure is read.
+func BenchmarkLBFloor(b *testing.B) {
+	testutils.RequireBPF(b)
+	p, err := floor.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	vip := netip.MustParseAddrPort("10.96.0.10:80")
+	client := netip.MustParseAddrPort("192.168.1.1:40000")
+	if err := p.Track(client, vip, vip); err != nil {
+		b.Fatal(err)
+	}
+	ret, per, err := p.XDP().Benchmark(datapathtest.Flow4(datapathtest.ProtoTCP, client, vip), b.N, b.ResetTimer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if datapath.Verdict(ret) != datapath.VerdictPass {
+		b.Fatalf("verdict %v", datapath.Verdict(ret))
+	}
+	b.ReportMetric(float64(per.Nanoseconds()), "ns/packet")
 }
