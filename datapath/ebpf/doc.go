@@ -36,6 +36,11 @@
 // one through (TestPrefilterRestart). Close leaves pins and program in
 // place; Remove detaches and unpins.
 //
+// An interface runs one XDP program. To run the prefilter and the load
+// balancer on the same one, attach the prefilter and Chain the load
+// balancer's Program behind it: packets the prefilter passes are
+// tail-called into it (TestPrefilterChainsLB).
+//
 // # Load balancer
 //
 // NewLoadBalancer loads the XDP load balancer (see package datapath). With

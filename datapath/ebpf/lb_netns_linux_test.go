@@ -388,3 +388,95 @@ func testLBDSROnVeth(t *testing.T, redirect bool) {
 	require.NoError(t, err)
 	require.NotZero(t, d.Decapsulated)
 }
+
+// TestPrefilterChainsLB runs the prefilter and the load balancer on one
+// interface, the prefilter attached and the load balancer chained behind
+// it: UDP from a denied source is dropped, UDP from an allowed one reaches
+// the backend Maglev gives it, and without the chain nothing is balanced.
+func TestPrefilterChainsLB(t *testing.T) {
+	r := newRouted(t, 88, "pc")
+	hc := r.client.NetlinkHandle(t)
+	cl, err := hc.LinkByName("pc-c")
+	require.NoError(t, err)
+	allowed, denied := netip.MustParseAddr("10.88.1.1"), netip.MustParseAddr("10.88.1.3")
+	require.NoError(t, hc.AddrAdd(cl, &netlink.Addr{IPNet: &net.IPNet{IP: denied.AsSlice(), Mask: net.CIDRMask(24, 32)}}))
+
+	p := newPrefilter(t, datapath.PrefilterOptions{MaxEntries: 16})
+	defer func() { require.NoError(t, p.Close()) }()
+	_, err = p.Update(datapath.PrefilterBatch{Insert: []netip.Prefix{netip.PrefixFrom(denied, 32)}})
+	require.NoError(t, err)
+	l := newLB(t, datapath.LBOptions{MaxServices: 4})
+	defer func() { require.NoError(t, l.Close()) }()
+	vip := netip.MustParseAddrPort("10.96.0.10:53")
+	svc := datapath.Service{Frontend: datapath.Frontend{Addr: vip, Protocol: maglev.ProtocolUDP}, Backends: []datapath.LBBackend{
+		{Addr: netip.MustParseAddrPort("10.88.2.10:5353"), Weight: 1}, {Addr: netip.MustParseAddrPort("10.88.2.11:5353"), Weight: 1}}}
+	require.NoError(t, l.Upsert(svc))
+	require.NoError(t, p.Chain(l.Program()))
+	require.NoError(t, r.router.Do(func() error { _, err := p.Attach(r.clientSide, datapath.XDPModeAuto); return err }))
+
+	got := make(chan [2]netip.AddrPort, 100) // backend, client
+	for _, b := range svc.Backends {
+		var c *net.UDPConn
+		require.NoError(t, r.backend.Do(func() error {
+			var err error
+			c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(b.Addr))
+			return err
+		}))
+		defer c.Close()
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				_, from, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					return
+				}
+				got <- [2]netip.AddrPort{b.Addr, from}
+			}
+		}()
+	}
+	send := func(src netip.Addr, port uint16) {
+		require.NoError(t, r.client.Do(func() error {
+			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, port)), net.UDPAddrFromAddrPort(vip))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte("chained"))
+			return err
+		}))
+	}
+	const flows = 20
+	for i := range flows {
+		send(denied, uint16(21000+i))
+		send(allowed, uint16(22000+i))
+	}
+	for range flows {
+		select {
+		case g := <-got:
+			require.Equal(t, allowed, g[1].Addr(), "only the allowed source gets through")
+			require.Equal(t, datapathtest.ExpectedBackend(t, maglev.Config{}, svc, g[1]), g[0], "flow from %s", g[1])
+		case <-time.After(5 * time.Second):
+			t.Fatal("datagrams of allowed flows did not arrive")
+		}
+	}
+	select {
+	case g := <-got:
+		t.Fatalf("a datagram from %s arrived", g[1])
+	case <-time.After(300 * time.Millisecond):
+	}
+	pc, err := p.Counters()
+	require.NoError(t, err)
+	require.Equal(t, uint64(flows), pc.DroppedIPv4)
+	lc, err := l.Counters()
+	require.NoError(t, err)
+	require.Equal(t, uint64(flows), lc.Forwarded)
+
+	// Unchained, the VIP is not balanced: the router has no route to it.
+	require.NoError(t, p.Chain(nil))
+	send(allowed, 23000)
+	select {
+	case g := <-got:
+		t.Fatalf("unchained, a datagram from %s reached %s", g[1], g[0])
+	case <-time.After(300 * time.Millisecond):
+	}
+}

@@ -5,6 +5,8 @@ package ebpf
 import (
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/eniway/eniway/datapath"
 )
 
@@ -75,3 +77,9 @@ func (*LoadBalancer) RunDecapPacket([]byte) (datapath.Verdict, []byte, error) {
 
 // Events returns datapath.ErrNotSupported off Linux.
 func (*LoadBalancer) Events() (datapath.LBEventStream, error) { return nil, datapath.ErrNotSupported }
+
+// Remove implements Close.
+func (*LoadBalancer) Remove() error { return nil }
+
+// Program returns nil: there is no program off Linux.
+func (*LoadBalancer) Program() *ebpf.Program { return nil }

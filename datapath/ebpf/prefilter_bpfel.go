@@ -43,6 +43,7 @@ const (
 	prefilterMapDenyV60              = "deny_v6_0"
 	prefilterMapDenyV61              = "deny_v6_1"
 	prefilterMapPrefilterEvents      = "prefilter_events"
+	prefilterMapPrefilterNext        = "prefilter_next"
 	prefilterMapPrefilterStats       = "prefilter_stats"
 	prefilterProgXdpPrefilter        = "xdp_prefilter"
 	prefilterVarActiveTrie           = "active_trie"
@@ -105,6 +106,7 @@ type prefilterMapSpecs struct {
 	DenyV60         *ebpf.MapSpec `ebpf:"deny_v6_0"`
 	DenyV61         *ebpf.MapSpec `ebpf:"deny_v6_1"`
 	PrefilterEvents *ebpf.MapSpec `ebpf:"prefilter_events"`
+	PrefilterNext   *ebpf.MapSpec `ebpf:"prefilter_next"`
 	PrefilterStats  *ebpf.MapSpec `ebpf:"prefilter_stats"`
 }
 
@@ -143,6 +145,7 @@ type prefilterMaps struct {
 	DenyV60         *ebpf.Map `ebpf:"deny_v6_0"`
 	DenyV61         *ebpf.Map `ebpf:"deny_v6_1"`
 	PrefilterEvents *ebpf.Map `ebpf:"prefilter_events"`
+	PrefilterNext   *ebpf.Map `ebpf:"prefilter_next"`
 	PrefilterStats  *ebpf.Map `ebpf:"prefilter_stats"`
 }
 
@@ -153,6 +156,7 @@ func (m *prefilterMaps) Close() error {
 		m.DenyV60,
 		m.DenyV61,
 		m.PrefilterEvents,
+		m.PrefilterNext,
 		m.PrefilterStats,
 	)
 }

@@ -410,6 +410,35 @@ func decodePrefilterEvent(raw []byte, boot time.Time) (datapath.PrefilterEvent, 
 	return out, nil
 }
 
+// Chain makes next, an XDP program such as the load balancer's Program,
+// take every packet the prefilter passes: an interface runs one XDP
+// program, so the prefilter, attached to it, tail-calls next. The switch
+// is one map update: a packet goes to the old next program or the new
+// one. Chain(nil) ends the chain; passed packets then go to the stack.
+// With a PinPath the chain is pinned with the maps, and holds next (and
+// its maps) after both programs' owners have closed; a restarted agent
+// chains its new program in the same way.
+func (p *Prefilter) Chain(next *ebpf.Program) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errClosed
+	}
+	var err error
+	if next == nil {
+		err = p.objs.PrefilterNext.Delete(uint32(0))
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			err = nil
+		}
+	} else {
+		err = p.objs.PrefilterNext.Update(uint32(0), next, ebpf.UpdateAny)
+	}
+	if err != nil {
+		return fmt.Errorf("datapath/ebpf: prefilter: chain %v: %w", next, err)
+	}
+	return nil
+}
+
 // Program is the prefilter's XDP program, for benchmarks.
 func (p *Prefilter) Program() *ebpf.Program { return p.objs.XdpPrefilter }
 
@@ -448,7 +477,8 @@ func (p *Prefilter) close(unpin bool) error {
 		}
 	}
 	if unpin && p.pinPath != "" {
-		for _, m := range []*ebpf.Map{p.objs.DenyV40, p.objs.DenyV41, p.objs.DenyV60, p.objs.DenyV61, p.objs.PrefilterStats, p.objs.PrefilterEvents} {
+		for _, m := range []*ebpf.Map{p.objs.DenyV40, p.objs.DenyV41, p.objs.DenyV60, p.objs.DenyV61, p.objs.PrefilterStats, p.objs.PrefilterEvents,
+			p.objs.PrefilterNext} {
 			errs = append(errs, m.Unpin())
 		}
 		// Links an earlier prefilter pinned that this one did not attach.

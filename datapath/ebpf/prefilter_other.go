@@ -5,6 +5,8 @@ package ebpf
 import (
 	"net/netip"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/eniway/eniway/datapath"
 )
 
@@ -50,3 +52,6 @@ func (*Prefilter) Events() (datapath.PrefilterEventStream, error) {
 
 // Remove implements nothing off Linux.
 func (*Prefilter) Remove() error { return nil }
+
+// Chain returns datapath.ErrNotSupported.
+func (*Prefilter) Chain(*ebpf.Program) error { return datapath.ErrNotSupported }

@@ -85,6 +85,25 @@ static __always_inline int count(__u32 counter, int verdict)
 	return count_in(&prefilter_stats, counter, verdict);
 }
 
+// prefilter_next holds the program that takes the packets the prefilter
+// passes, such as the load balancer's: an interface runs one XDP program,
+// so the prefilter runs first and tail-calls it. Empty, packets go on to
+// the stack.
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} prefilter_next SEC(".maps");
+
+// pass counts a passed packet and hands it to the next program, if any.
+static __always_inline int pass(struct xdp_md *ctx, __u32 counter)
+{
+	count(counter, XDP_PASS);
+	bpf_tail_call(ctx, &prefilter_next, 0);
+	return XDP_PASS;
+}
+
 // drop_event reports a drop when a reader listens.
 static __always_inline int drop_event(struct xdp_md *ctx, __u16 family, const void *saddr, __u32 len, __u32 counter)
 {
@@ -115,33 +134,33 @@ int xdp_prefilter(struct xdp_md *ctx)
 	void *end = (void *)(long)ctx->data_end;
 	struct packet p;
 	if (parse_l2(data, end, &p) < 0)
-		return count(PREFILTER_PASS, XDP_PASS);
+		return pass(ctx, PREFILTER_PASS);
 
 	__u32 active = active_trie;
 
 	if (p.proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = p.l3;
 		if ((void *)(ip + 1) > end)
-			return count(PREFILTER_MALFORMED, XDP_PASS);
+			return pass(ctx, PREFILTER_MALFORMED);
 		struct lpm_v4_key key = {.prefixlen = 32};
 		__builtin_memcpy(key.addr, &ip->saddr, 4);
 		void *hit = active ? bpf_map_lookup_elem(&deny_v4_1, &key) : bpf_map_lookup_elem(&deny_v4_0, &key);
 		if (hit)
 			return drop_event(ctx, 4, key.addr, 4, PREFILTER_DROP_V4);
-		return count(PREFILTER_PASS, XDP_PASS);
+		return pass(ctx, PREFILTER_PASS);
 	}
 	if (p.proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = p.l3;
 		if ((void *)(ip6 + 1) > end)
-			return count(PREFILTER_MALFORMED, XDP_PASS);
+			return pass(ctx, PREFILTER_MALFORMED);
 		struct lpm_v6_key key = {.prefixlen = 128};
 		__builtin_memcpy(key.addr, &ip6->saddr, 16);
 		void *hit = active ? bpf_map_lookup_elem(&deny_v6_1, &key) : bpf_map_lookup_elem(&deny_v6_0, &key);
 		if (hit)
 			return drop_event(ctx, 6, key.addr, 16, PREFILTER_DROP_V6);
-		return count(PREFILTER_PASS, XDP_PASS);
+		return pass(ctx, PREFILTER_PASS);
 	}
-	return count(PREFILTER_PASS, XDP_PASS);
+	return pass(ctx, PREFILTER_PASS);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";
