@@ -83,7 +83,10 @@ examples:
 		if [ $$rc -ne 124 ]; then echo "fake-ec2 exited with $$rc before its 3 s were up"; exit 1; fi; } && \
 	echo "gateway-proxy (3 s)" && { timeout -s INT 3 "$$d/gateway-proxy" -listen-address 127.0.0.1 \
 		-f examples/gateway-proxy/testdata/quickstart.yaml > /dev/null; rc=$$?; \
-		if [ $$rc -ne 124 ]; then echo "gateway-proxy exited with $$rc before its 3 s were up"; exit 1; fi; }
+		if [ $$rc -ne 124 ]; then echo "gateway-proxy exited with $$rc before its 3 s were up"; exit 1; fi; } && \
+	echo "datapath-agent -fake (3 s)" && { timeout -s INT 3 "$$d/datapath-agent" -fake \
+		-f examples/datapath-agent/testdata/node.yaml 2> /dev/null; rc=$$?; \
+		if [ $$rc -ne 124 ]; then echo "datapath-agent exited with $$rc before its 3 s were up"; exit 1; fi; }
 
 ## bench: the maglev figures, eniway next to Cilium in the same run, and the
 ## gatewayapi translation figures.

@@ -1,7 +1,7 @@
 // Package examples holds no library code: the directory holds runnable programs that show eniway's packages
 // at work, each in its own subdirectory as a main package, run with go run ./examples/<name>.
 //
-// Today there are seven:
+// Today there are eight:
 //
 //   - examples/maglev builds the Maglev lookup table of a service with package maglev and prints it with its
 //     balance and disruption statistics (go run ./examples/maglev);
@@ -16,9 +16,10 @@
 //   - examples/gateway-controller runs the Gateway API controller (gatewayapi/controller) against a cluster
 //     with the ADS server (l7/ads) as its sink;
 //   - examples/gateway-proxy runs the embedded data plane (l7/proxy), from manifests without a cluster or as
-//     an ADS client of gateway-controller.
-//
-// The datapath's daemon comes with its issue.
+//     an ADS client of gateway-controller;
+//   - examples/datapath-agent runs a node's datapath (package datapath) from a file: the XDP prefilter with the
+//     load balancer chained behind it, the reply program and the proxy redirect, pinned so that a restarted
+//     agent takes over without a drop, or with -fake the in-memory backends; SIGHUP applies what changed.
 //
 // Every example stays thin, in the order flags, construct, Start(ctx): the logic lives in the library, where
 // it is tested, and an example only wires it together. CI builds every example and runs it (servers for three
