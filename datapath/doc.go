@@ -86,7 +86,8 @@
 // map update, so a packet reads the whole old table or the whole new one; the old region is reused only
 // after an RCU grace period, and there are MaxServices/8 spare regions (at least 16), so one grace period
 // serves that many changes. BenchmarkLBUpdate: 1000 service updates one at a time (10 backends, M = 16381,
-// Go's table building included) in 450 to 480 ms, with 8 grace periods; the target is under 1 s.
+// Go's table building included) in 480 to 620 ms over this session's runs, with 8 grace periods; the
+// target is under 1 s.
 // LoadBalancerMemory and PrefilterMemory (datapath/ebpf) estimate each map's kernel memory from its spec as
 // sized by the options, in the guide's style ("lb_maglev (Array): 9435456 x 8 B = 71 MiB"); a test loads the
 // maps and finds the kernel's own figures within a few percent. At the defaults (1024 services, M = 16381,
@@ -94,11 +95,16 @@
 // and 68 MiB IPv6's conntrack and reverse NAT (125 MiB with DisableIPv6); 51 MiB for full prefilter deny
 // lists (131072 CIDRs of each family, both tries).
 //
-// BenchmarkLB/dnat/established: 41 to 60 ns per packet for parse, conntrack hit and rewrite (target: under
-// 35 ns; missed). Without conntrack, parse, service lookup, Maglev pick and rewrite took 38 to 39 ns (a
-// minimal program: 22 to 23 ns). BenchmarkLB/dnat/new, a flow's first packet (service lookup, Maglev pick,
-// conntrack insert into an LRU map after its entry was deleted): 900 to 950 ns, timed one run at a time, so
-// with cold caches, after taking off the 90 to 97 ns an empty program costs the same way.
+// BenchmarkLB (datapath/ebpf, as root), this session's runs on this 2-vCPU machine: dnat/established 39 to 61 ns
+// per packet (parse, conntrack hit, backend check, rewrite, counter; target under 35: missed) and
+// dsr/established 48 to 80 ns (IPIP encapsulation; target under 45: missed), the latter a run at a time with
+// an empty program's time taken off. BenchmarkLBFloor, a minimal program that only parses an untagged IPv4 TCP
+// frame, looks its flow up in an LRU map and rewrites it (no counters, clock, backend check, IPv6 or VLAN),
+// measured in the same runs: 32 to 45 ns, so the machine barely gives 35 ns to a program that tracks flows at
+// all; the load balancer costs 1.1 to 1.5 times the floor. Reading jiffies (one load) instead of calling the
+// clock helper on every packet, and dropping a backend lookup or the counter, each moved the figure by less
+// than the runs' spread. dnat/new, a flow's first packet (service lookup, Maglev pick, conntrack and reverse
+// NAT inserts), 520 to 780 ns, and dsr/new (no reverse NAT entry) 320 to 440 ns, timed one run at a time.
 //
 // # Prefilter
 //
@@ -117,9 +123,12 @@
 // (EventsLost). With no stream open a drop costs one load of a flag more.
 //
 // BenchmarkPrefilter (datapath/ebpf, as root), in ns per packet through BPF_PROG_TEST_RUN on this 2-vCPU
-// machine over several runs, against 1.25 times a minimal LPM-trie program's figures: hits 13 to 19 ns at 1
+// machine, against 1.25 times a minimal LPM-trie program's figures. The last session: hits 13 to 19 ns at 1
 // CIDR (target 10: missed), 65 to 73 at 1000 (target 67.5: about met), 80 to 89 at 10,000 (target 99), 103
-// to 123 at 100,000 (target 119: about met); misses 13 to 26 ns (target 25). Runs differ by up to 30%. The floor is the test run itself, parsing, and the per-CPU counter
+// to 123 at 100,000 (target 119: about met); misses 13 to 26 ns (target 25). This session, on a slower
+// machine (the load balancer's floor program above rose alike): hits 18 to 27, 65 to 81, 92 to 99 and 118 to
+// 124 ns; misses 16 to 28 ns, which now include the tail call to a chained program (none chained: the call
+// returns). Runs differ by up to 30%. The floor is the test run itself, parsing, and the per-CPU counter
 // (about 2 ns). Run: go test ./datapath/ebpf -run '^$' -bench Prefilter.
 //
 // hack/prefilter-compare.sh measures it next to iptables (one rule per CIDR), ipset and nftables in one run:
