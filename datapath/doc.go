@@ -49,9 +49,12 @@
 // from any backend that had its id before; otherwise it is given one from the table again. A tracked flow
 // is found before the service is looked at (deleting a service removes its flows). A flow's state follows
 // its client's TCP flags (NextCTState): opening while it has sent only SYNs, open after, closing after a FIN
-// or an RST, and opening again when a SYN reuses a closing flow's tuple. Conntrack lists the flows and
-// ExpireConntrack removes those idle past Cilium's default timeouts (TCP 6 h, TCP with only SYNs 60 s,
-// closing 10 s, UDP 60 s), on the monotonic clock the program stamps entries with, to a second.
+// or an RST, and opening again when a SYN reuses a closing flow's tuple. Flow looks one flow up, Conntrack
+// lists them, and ExpireConntrack removes those idle past Cilium's default timeouts (TCP 6 h, TCP with only
+// SYNs 60 s, closing 10 s, UDP 60 s), on the monotonic clock the program stamps entries with; a flow's
+// stamp is refreshed at most every 100 ticks (0.1 to 1 s), so a packet reads the tick count, one load,
+// and calls the clock only then. CTMax sizes each family's conntrack map (Cilium's ctTcpMax and ctAnyMax
+// together) and its reverse NAT map (Cilium's natMax).
 //
 // Each new flow also records its frontend for the replies (client, backend, protocol); a second XDP program,
 // attached with AttachReplies where backends' replies come in, gives a reply the frontend back as its source.

@@ -29,6 +29,9 @@ type LoadBalancer interface {
 	Counters() (LBCounters, error)
 	// Conntrack returns the tracked flows, sorted by frontend and client.
 	Conntrack() ([]CTEntry, error)
+	// Flow returns the tracked flow of client to frontend, and whether
+	// there is one.
+	Flow(client netip.AddrPort, frontend Frontend) (CTEntry, bool, error)
 	// ExpireConntrack removes the flows idle longer than their timeout
 	// (LBOptions.CTTimeouts) as of now, on the monotonic clock the
 	// entries' LastSeen is on, and returns how many it removed.

@@ -248,6 +248,19 @@ func RunLB(t *testing.T, newLB NewLB) {
 		}
 		require.Equal(t, map[netip.AddrPort]datapath.CTState{clients[backs[0]]: datapath.CTOpen, clients[backs[1]]: datapath.CTClosing,
 			clients[backs[2]]: datapath.CTOpening, fresh: datapath.CTOpening}, states)
+		// Flow finds each of them, and no other.
+		for _, e := range entries {
+			got, ok, err := l.Flow(e.Client, e.Frontend)
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, e, got)
+		}
+		_, ok, err := l.Flow(netip.MustParseAddrPort("192.168.3.3:1"), tcpFE)
+		require.NoError(t, err)
+		require.False(t, ok)
+		_, ok, err = l.Flow(clients[backs[0]], udpFE)
+		require.NoError(t, err)
+		require.False(t, ok)
 		require.Equal(t, backs[1], fin.Backend)
 
 		// Expiry: the closing flow after 10 s idle, those with only SYNs
@@ -472,6 +485,10 @@ func RunLB(t *testing.T, newLB NewLB) {
 			entries, err := l.Conntrack()
 			require.NoError(t, err)
 			require.Len(t, entries, 301)
+			got, ok, err := l.Flow(client(0), svcs[0].Frontend)
+			require.NoError(t, err)
+			require.True(t, ok, "an IPv6 flow")
+			require.Equal(t, ExpectedBackend(t, testCfg, svcs[0], client(0)), got.Backend)
 			for _, e := range entries {
 				require.Equal(t, e.Client.Addr().Is4(), e.Backend.Addr().Is4(), "flow %+v", e)
 				require.Equal(t, e.Client.Addr().Is4(), e.Frontend.Addr.Addr().Is4(), "flow %+v", e)

@@ -434,6 +434,33 @@ func (l *LoadBalancer) Conntrack() ([]datapath.CTEntry, error) {
 	return out, err
 }
 
+// Flow implements datapath.LoadBalancer.
+func (l *LoadBalancer) Flow(client netip.AddrPort, f datapath.Frontend) (datapath.CTEntry, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return datapath.CTEntry{}, false, errLBClosed
+	}
+	proto := uint8(f.Protocol)
+	cl, vip := addrWords(client.Addr()), addrWords(f.Addr.Addr())
+	cport, vport := be16(client.Port()), be16(f.Addr.Port())
+	var v lbCtEntry
+	var err error
+	if client.Addr().Is4() {
+		err = l.objs.Lb4Ct.Lookup(lbCt4Key{Saddr: cl[0], Vip: vip[0], Sport: cport, Dport: vport, Proto: proto}, &v)
+	} else {
+		err = l.objs.Lb6Ct.Lookup(lbCt6Key{Saddr: cl, Vip: vip, Sport: cport, Dport: vport, Proto: proto}, &v)
+	}
+	switch {
+	case errors.Is(err, ebpf.ErrKeyNotExist):
+		return datapath.CTEntry{}, false, nil
+	case err != nil:
+		return datapath.CTEntry{}, false, fmt.Errorf("datapath/ebpf: load balancer conntrack: flow %s to %s: %w", client, f, err)
+	}
+	return datapath.CTEntry{Client: client, Frontend: f, Backend: netip.AddrPortFrom(wordsAddr(v.BackendAddr, family(client.Addr())), be16(v.BackendPort)),
+		LastSeen: time.Duration(v.LastSeenNs), State: datapath.CTState(v.State)}, true, nil
+}
+
 // ExpireConntrack implements datapath.LoadBalancer.
 func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
 	l.mu.Lock()

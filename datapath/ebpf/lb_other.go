@@ -3,6 +3,7 @@
 package ebpf
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -83,3 +84,8 @@ func (*LoadBalancer) Remove() error { return nil }
 
 // Program returns nil: there is no program off Linux.
 func (*LoadBalancer) Program() *ebpf.Program { return nil }
+
+// Flow implements datapath.LoadBalancer.
+func (*LoadBalancer) Flow(netip.AddrPort, datapath.Frontend) (datapath.CTEntry, bool, error) {
+	return datapath.CTEntry{}, false, datapath.ErrNotSupported
+}

@@ -93,6 +93,17 @@ func (l *LoadBalancer) Conntrack() ([]datapath.CTEntry, error) {
 	return out, nil
 }
 
+// Flow implements datapath.LoadBalancer.
+func (l *LoadBalancer) Flow(client netip.AddrPort, f datapath.Frontend) (datapath.CTEntry, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.ct[ctKey{client: client, frontend: f}]
+	if !ok {
+		return datapath.CTEntry{}, false, nil
+	}
+	return datapath.CTEntry{Client: client, Frontend: f, Backend: e.backend, LastSeen: e.lastSeen, State: e.state}, true, nil
+}
+
 // ExpireConntrack implements datapath.LoadBalancer.
 func (l *LoadBalancer) ExpireConntrack(now time.Duration) (int, error) {
 	l.mu.Lock()
