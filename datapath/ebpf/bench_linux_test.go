@@ -154,7 +154,7 @@ func BenchmarkLB(b *testing.B) {
 		defer l.Close()
 		prepare := forget(b, l, frame)
 		before, _ := l.Counters()
-		runs := singleRuns(b, l, frame, prepare)
+		runs := singleRuns(b, l.Program(), frame, prepare)
 		after, _ := l.Counters()
 		if after.Forwarded-before.Forwarded != uint64(runs) {
 			b.Fatalf("%d of %d runs new", after.Forwarded-before.Forwarded, runs)
@@ -167,7 +167,7 @@ func BenchmarkLB(b *testing.B) {
 			b.Fatal(err)
 		}
 		before, _ := l.Counters()
-		runs := singleRuns(b, l, frame, nil)
+		runs := singleRuns(b, l.Program(), frame, nil)
 		after, _ := l.Counters()
 		if after.Established-before.Established != uint64(runs) {
 			b.Fatalf("%d of %d runs established", after.Established-before.Established, runs)
@@ -178,7 +178,7 @@ func BenchmarkLB(b *testing.B) {
 		defer l.Close()
 		prepare := forget(b, l, frame)
 		before, _ := l.Counters()
-		runs := singleRuns(b, l, frame, prepare)
+		runs := singleRuns(b, l.Program(), frame, prepare)
 		after, _ := l.Counters()
 		if after.Forwarded-before.Forwarded != uint64(runs) {
 			b.Fatalf("%d of %d runs new", after.Forwarded-before.Forwarded, runs)
@@ -210,12 +210,12 @@ func forget(b *testing.B, l *ebpf.LoadBalancer, frame []byte) func() {
 	}
 }
 
-// singleRuns runs the load balancer's program on frame once a call, after
+// singleRuns runs prog on frame once a call, after
 // prepare (untimed), until the benchmark has enough, and reports the time
 // per run with what an empty program costs measured the same way taken
 // off (the kernel's timing of a single run holds its own setup). It
 // returns how many runs it made.
-func singleRuns(b *testing.B, l *ebpf.LoadBalancer, frame []byte, prepare func()) int {
+func singleRuns(b *testing.B, prog *cebpf.Program, frame []byte, prepare func()) int {
 	empty, err := cebpf.NewProgram(&cebpf.ProgramSpec{Type: cebpf.XDP, License: "GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}})
 	if err != nil {
@@ -228,7 +228,7 @@ func singleRuns(b *testing.B, l *ebpf.LoadBalancer, frame []byte, prepare func()
 		if prepare != nil {
 			prepare()
 		}
-		_, per, err := l.Program().Benchmark(frame, 1, nil)
+		_, per, err := prog.Benchmark(frame, 1, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -277,9 +277,10 @@ func BenchmarkLBUpdate(b *testing.B) {
 }
 
 // BenchmarkLBFloor measures, the same way as BenchmarkLB/dnat/established
-// and on the same frame, a minimal program that does for a tracked flow
-// the least a load balancer can (internal/floor): the floor the machine
-// gives at the time, against which the load balancer's figure is read.
+// and dsr/established and on the same frame, minimal programs that do for
+// a tracked flow the least a load balancer can (internal/floor): the floor
+// the machine gives at the time, against which the load balancer's figures
+// are read.
 func BenchmarkLBFloor(b *testing.B) {
 	testutils.RequireBPF(b)
 	p, err := floor.Load()
@@ -289,15 +290,34 @@ func BenchmarkLBFloor(b *testing.B) {
 	defer p.Close()
 	vip := netip.MustParseAddrPort("10.96.0.10:80")
 	client := netip.MustParseAddrPort("192.168.1.1:40000")
-	if err := p.Track(client, vip, vip); err != nil {
-		b.Fatal(err)
-	}
-	ret, per, err := p.XDP().Benchmark(datapathtest.Flow4(datapathtest.ProtoTCP, client, vip), b.N, b.ResetTimer)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if datapath.Verdict(ret) != datapath.VerdictPass {
-		b.Fatalf("verdict %v", datapath.Verdict(ret))
-	}
-	b.ReportMetric(float64(per.Nanoseconds()), "ns/packet")
+	frame := datapathtest.Flow4(datapathtest.ProtoTCP, client, vip)
+	b.Run("dnat", func(b *testing.B) {
+		if err := p.Track(client, vip, vip); err != nil {
+			b.Fatal(err)
+		}
+		ret, per, err := p.XDP().Benchmark(frame, b.N, b.ResetTimer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if datapath.Verdict(ret) != datapath.VerdictPass {
+			b.Fatalf("verdict %v", datapath.Verdict(ret))
+		}
+		b.ReportMetric(float64(per.Nanoseconds()), "ns/packet")
+	})
+	b.Run("dsr", func(b *testing.B) {
+		if err := p.Track(client, vip, netip.MustParseAddrPort("10.1.0.1:80")); err != nil {
+			b.Fatal(err)
+		}
+		if _, out, err := runOnce(p.IPIP(), frame); err != nil || len(out) != len(frame)+20 {
+			b.Fatalf("not encapsulated (%d bytes): %v", len(out), err)
+		}
+		singleRuns(b, p.IPIP(), frame, nil)
+	})
+}
+
+// runOnce runs prog on frame and returns the frame it left.
+func runOnce(prog *cebpf.Program, frame []byte) (uint32, []byte, error) {
+	opts := &cebpf.RunOptions{Data: frame, DataOut: make([]byte, len(frame)+256)}
+	ret, err := prog.Run(opts)
+	return ret, opts.DataOut, err
 }

@@ -34,8 +34,9 @@ type floorFloorVal struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	floorMapFloorCt   = "floor_ct"
-	floorProgXdpFloor = "xdp_floor"
+	floorMapFloorCt       = "floor_ct"
+	floorProgXdpFloor     = "xdp_floor"
+	floorProgXdpFloorIpip = "xdp_floor_ipip"
 )
 
 // loadFloor returns the embedded CollectionSpec for floor.
@@ -80,7 +81,8 @@ type floorSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type floorProgramSpecs struct {
-	XdpFloor *ebpf.ProgramSpec `ebpf:"xdp_floor"`
+	XdpFloor     *ebpf.ProgramSpec `ebpf:"xdp_floor"`
+	XdpFloorIpip *ebpf.ProgramSpec `ebpf:"xdp_floor_ipip"`
 }
 
 // floorMapSpecs contains maps before they are loaded into the kernel.
@@ -135,12 +137,14 @@ type floorVariables struct {
 //
 // It can be passed to loadFloorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type floorPrograms struct {
-	XdpFloor *ebpf.Program `ebpf:"xdp_floor"`
+	XdpFloor     *ebpf.Program `ebpf:"xdp_floor"`
+	XdpFloorIpip *ebpf.Program `ebpf:"xdp_floor_ipip"`
 }
 
 func (p *floorPrograms) Close() error {
 	return _FloorClose(
 		p.XdpFloor,
+		p.XdpFloorIpip,
 	)
 }
 

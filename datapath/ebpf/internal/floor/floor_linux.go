@@ -7,12 +7,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// Program is the loaded floor program with its one map.
+// Program is the loaded floor programs with their one map.
 type Program struct {
 	objs floorObjects
 }
 
-// Load loads the floor program.
+// Load loads the floor programs.
 func Load() (*Program, error) {
 	var p Program
 	if err := loadFloorObjects(&p.objs, nil); err != nil {
@@ -28,8 +28,11 @@ func (p *Program) Track(client, vip, backend netip.AddrPort) error {
 	return p.objs.FloorCt.Put(&k, &v)
 }
 
-// XDP is the program.
+// XDP is the program that rewrites the destination.
 func (p *Program) XDP() *ebpf.Program { return p.objs.XdpFloor }
+
+// IPIP is the program that encapsulates in IPIP.
+func (p *Program) IPIP() *ebpf.Program { return p.objs.XdpFloorIpip }
 
 // Close releases the program and its map.
 func (p *Program) Close() error { return p.objs.Close() }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-// The floor of BenchmarkLB/dnat/established: the least a load balancer can
-// do for a tracked flow. Untagged IPv4 TCP only, one LRU hash lookup of
-// the flow, the destination rewritten with its checksums; no counters, no
-// clock, no backend check, no IPv6, no VLAN. BenchmarkLBFloor runs it on
-// the same frame, so the load balancer's figure can be read against what
-// the machine gives at the time.
+// The floors of BenchmarkLB/dnat/established and dsr/established: the
+// least a load balancer can do for a tracked flow. Untagged IPv4 TCP only,
+// one LRU hash lookup of the flow, then the destination rewritten with its
+// checksums (xdp_floor) or an outer IPIP header put in front (xdp_floor_ipip);
+// no counters, no clock, no backend check, no IPv6, no VLAN.
+// BenchmarkLBFloor runs them on the same frame, so the load balancer's
+// figures can be read against what the machine gives at the time.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -66,6 +67,53 @@ int xdp_floor(struct xdp_md *ctx)
 	__u16 c = floor_csum(tcp->check, old, v->addr);
 	tcp->check = floor_csum(c, tcp->dest, v->port);
 	tcp->dest = v->port;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_floor_ipip(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip + 1);
+	if ((void *)(tcp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->protocol != IPPROTO_TCP)
+		return XDP_PASS;
+	struct floor_key k = {.saddr = ip->saddr, .vip = ip->daddr, .sport = tcp->source, .dport = tcp->dest, .proto = IPPROTO_TCP};
+	struct floor_val *v = bpf_map_lookup_elem(&floor_ct, &k);
+	if (!v)
+		return XDP_PASS;
+	__be32 backend = v->addr;
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct iphdr)))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	struct iphdr *outer = data + sizeof(struct ethhdr);
+	struct iphdr *inner = (void *)(outer + 1);
+	if ((void *)(inner + 1) > end)
+		return XDP_DROP;
+	__builtin_memmove(eth, data + sizeof(struct iphdr), sizeof(struct ethhdr));
+	outer->version = 4;
+	outer->ihl = 5;
+	outer->tos = 0;
+	outer->tot_len = bpf_htons(bpf_ntohs(inner->tot_len) + sizeof(struct iphdr));
+	outer->id = 0;
+	outer->frag_off = 0;
+	outer->ttl = 64;
+	outer->protocol = IPPROTO_IPIP;
+	outer->saddr = inner->daddr;
+	outer->daddr = backend;
+	outer->check = 0;
+	__u32 sum = 0;
+	__u16 *w = (__u16 *)outer;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	outer->check = (__u16)~sum;
 	return XDP_PASS;
 }
 
