@@ -43,36 +43,8 @@ func SyncPrefilter(p Prefilter, want []netip.Prefix) (uint64, error) {
 // of the first batch nothing has changed; of the second, the upserts stay.
 // It returns how many services it upserted and deleted.
 func SyncServices(lb LoadBalancer, want []Service) (upserted, deleted int, err error) {
-	have := map[Frontend]Service{}
-	for _, s := range lb.Services() {
-		have[s.Frontend] = s
-	}
-	keep := map[Frontend]bool{}
-	var changed []Service
-	for _, s := range want {
-		keep[s.Frontend] = true
-		if h, ok := have[s.Frontend]; !ok || !sameService(h, s) {
-			changed = append(changed, s)
-		}
-	}
-	var gone []Frontend
-	for f := range have {
-		if !keep[f] {
-			gone = append(gone, f)
-		}
-	}
-	slices.SortFunc(gone, CompareFrontend)
-	if len(changed) > 0 {
-		if err := lb.Upsert(changed...); err != nil {
-			return 0, 0, err
-		}
-	}
-	if len(gone) > 0 {
-		if err := lb.Delete(gone...); err != nil {
-			return len(changed), 0, fmt.Errorf("delete the services no longer wanted: %w", err)
-		}
-	}
-	return len(changed), len(gone), nil
+	return syncByFrontend(lb.Services(), want, func(s Service) Frontend { return s.Frontend }, sameService,
+		lb.Upsert, lb.Delete, "services")
 }
 
 func sameService(a, b Service) bool {
@@ -84,34 +56,43 @@ func sameService(a, b Service) bool {
 // first batch nothing has changed; of the second, the new ones stay. It
 // returns how many redirects it set and deleted.
 func SyncRedirects(r ProxyRedirect, want []Redirect) (set, deleted int, err error) {
-	have := map[Frontend]Redirect{}
-	for _, rd := range r.Redirects() {
-		have[rd.Frontend] = rd
+	return syncByFrontend(r.Redirects(), want, func(rd Redirect) Frontend { return rd.Frontend },
+		func(a, b Redirect) bool { return a == b }, r.Set, r.Delete, "redirects")
+}
+
+// syncByFrontend makes a table keyed by frontend, holding have, hold
+// want: set takes the entries that are new or differ, then del the
+// frontends want lacks.
+func syncByFrontend[T any](have, want []T, key func(T) Frontend, same func(a, b T) bool,
+	set func(...T) error, del func(...Frontend) error, what string) (changed, deleted int, err error) {
+	had := map[Frontend]T{}
+	for _, h := range have {
+		had[key(h)] = h
 	}
 	keep := map[Frontend]bool{}
-	var changed []Redirect
-	for _, rd := range want {
-		keep[rd.Frontend] = true
-		if h, ok := have[rd.Frontend]; !ok || h != rd {
-			changed = append(changed, rd)
+	var changes []T
+	for _, w := range want {
+		keep[key(w)] = true
+		if h, ok := had[key(w)]; !ok || !same(h, w) {
+			changes = append(changes, w)
 		}
 	}
 	var gone []Frontend
-	for f := range have {
+	for f := range had {
 		if !keep[f] {
 			gone = append(gone, f)
 		}
 	}
 	slices.SortFunc(gone, CompareFrontend)
-	if len(changed) > 0 {
-		if err := r.Set(changed...); err != nil {
+	if len(changes) > 0 {
+		if err := set(changes...); err != nil {
 			return 0, 0, err
 		}
 	}
 	if len(gone) > 0 {
-		if err := r.Delete(gone...); err != nil {
-			return len(changed), 0, fmt.Errorf("delete the redirects no longer wanted: %w", err)
+		if err := del(gone...); err != nil {
+			return len(changes), 0, fmt.Errorf("delete the %s no longer wanted: %w", what, err)
 		}
 	}
-	return len(changed), len(gone), nil
+	return len(changes), len(gone), nil
 }

@@ -102,3 +102,28 @@ func (s *ringStream[T]) Close() error {
 	})
 	return err
 }
+
+// openEvents opens a stream of m's records, reporting switched on by sw
+// while it is open. The caller holds mu, its owner's lock, under which
+// closed says whether the owner has closed (after which closing the
+// stream leaves the switch alone).
+func openEvents[T any](mu *sync.Mutex, closed *bool, sw *eventSwitch, m *ebpf.Map, what string,
+	decode func([]byte, time.Time) (T, error)) (*ringStream[T], error) {
+	s, err := newRingStream(m, what, decode)
+	if err != nil {
+		return nil, err
+	}
+	if err := sw.open(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("datapath/ebpf: %s: %w", what, err)
+	}
+	s.onClose = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if *closed {
+			return nil
+		}
+		return sw.close()
+	}
+	return s, nil
+}

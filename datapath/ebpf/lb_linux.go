@@ -61,21 +61,9 @@ func (l *LoadBalancer) Events() (datapath.LBEventStream, error) {
 	if l.closed {
 		return nil, errLBClosed
 	}
-	s, err := newRingStream(l.objs.LbEvents, "load balancer events", decodeLBEvent)
+	s, err := openEvents(&l.mu, &l.closed, &l.events, l.objs.LbEvents, "load balancer events", decodeLBEvent)
 	if err != nil {
-		return nil, err
-	}
-	if err := l.events.open(); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("datapath/ebpf: load balancer events: %w", err)
-	}
-	s.onClose = func() error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.closed {
-			return nil
-		}
-		return l.events.close()
+		return nil, err // not a nil *ringStream in an interface
 	}
 	return s, nil
 }

@@ -376,21 +376,9 @@ func (p *Prefilter) Events() (datapath.PrefilterEventStream, error) {
 	if p.closed {
 		return nil, errClosed
 	}
-	s, err := newRingStream(p.objs.PrefilterEvents, "prefilter events", decodePrefilterEvent)
+	s, err := openEvents(&p.mu, &p.closed, &p.events, p.objs.PrefilterEvents, "prefilter events", decodePrefilterEvent)
 	if err != nil {
-		return nil, err
-	}
-	if err := p.events.open(); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("datapath/ebpf: prefilter events: %w", err)
-	}
-	s.onClose = func() error {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.closed {
-			return nil
-		}
-		return p.events.close()
+		return nil, err // not a nil *ringStream in an interface
 	}
 	return s, nil
 }

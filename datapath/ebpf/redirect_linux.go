@@ -269,21 +269,9 @@ func (r *ProxyRedirect) Events() (datapath.RedirectEventStream, error) {
 	if r.closed {
 		return nil, errRedirectClosed
 	}
-	s, err := newRingStream(r.objs.RedirectEvents, "proxy redirect events", decodeRedirectEvent)
+	s, err := openEvents(&r.mu, &r.closed, &r.events, r.objs.RedirectEvents, "proxy redirect events", decodeRedirectEvent)
 	if err != nil {
-		return nil, err
-	}
-	if err := r.events.open(); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("datapath/ebpf: proxy redirect events: %w", err)
-	}
-	s.onClose = func() error {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.closed {
-			return nil
-		}
-		return r.events.close()
+		return nil, err // not a nil *ringStream in an interface
 	}
 	return s, nil
 }

@@ -47,8 +47,8 @@ static __always_inline __u16 floor_csum(__u16 check, __u32 from, __u32 to)
 	return (__u16)~sum;
 }
 
-SEC("xdp")
-int xdp_floor(struct xdp_md *ctx)
+// floor_flow finds the tracked flow of an untagged IPv4 TCP frame, or 0.
+static __always_inline struct floor_val *floor_flow(struct xdp_md *ctx, struct iphdr **ipp, struct tcphdr **tcpp)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -56,9 +56,19 @@ int xdp_floor(struct xdp_md *ctx)
 	struct iphdr *ip = (void *)(eth + 1);
 	struct tcphdr *tcp = (void *)(ip + 1);
 	if ((void *)(tcp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->protocol != IPPROTO_TCP)
-		return XDP_PASS;
+		return 0;
 	struct floor_key k = {.saddr = ip->saddr, .vip = ip->daddr, .sport = tcp->source, .dport = tcp->dest, .proto = IPPROTO_TCP};
-	struct floor_val *v = bpf_map_lookup_elem(&floor_ct, &k);
+	*ipp = ip;
+	*tcpp = tcp;
+	return bpf_map_lookup_elem(&floor_ct, &k);
+}
+
+SEC("xdp")
+int xdp_floor(struct xdp_md *ctx)
+{
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	struct floor_val *v = floor_flow(ctx, &ip, &tcp);
 	if (!v)
 		return XDP_PASS;
 	__be32 old = ip->daddr;
@@ -73,18 +83,14 @@ int xdp_floor(struct xdp_md *ctx)
 SEC("xdp")
 int xdp_floor_ipip(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *tcp = (void *)(ip + 1);
-	if ((void *)(tcp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->protocol != IPPROTO_TCP)
-		return XDP_PASS;
-	struct floor_key k = {.saddr = ip->saddr, .vip = ip->daddr, .sport = tcp->source, .dport = tcp->dest, .proto = IPPROTO_TCP};
-	struct floor_val *v = bpf_map_lookup_elem(&floor_ct, &k);
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	struct floor_val *v = floor_flow(ctx, &ip, &tcp);
 	if (!v)
 		return XDP_PASS;
 	__be32 backend = v->addr;
+	void *data, *end;
+	struct ethhdr *eth;
 	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct iphdr)))
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
