@@ -101,6 +101,39 @@ func addr6(n, c, d byte) netip.Addr {
 	return netip.AddrFrom16([16]byte{0xfd, 0, 0, n, 0, c, 15: d})
 }
 
+// datagram is what a UDP backend got: from whom, on which address.
+type datagram struct {
+	backend netip.AddrPort
+	from    netip.AddrPort
+}
+
+// udpBackends listens on each backend address of svc in ns, until the
+// test ends, and reports every datagram.
+func udpBackends(t *testing.T, ns *testutils.NetNS, svc datapath.Service) <-chan datagram {
+	t.Helper()
+	received := make(chan datagram, 100)
+	for _, b := range svc.Backends {
+		var c *net.UDPConn
+		require.NoError(t, ns.Do(func() error {
+			var err error
+			c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(b.Addr))
+			return err
+		}))
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				_, from, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					return
+				}
+				received <- datagram{backend: b.Addr, from: from}
+			}
+		}()
+	}
+	return received
+}
+
 // TestLBOnVeth sends UDP from a client namespace to a service VIP through
 // a router namespace whose client-facing interface runs the XDP load
 // balancer: each flow arrives at the backend, in a third namespace, that
@@ -123,31 +156,7 @@ func TestLBOnVeth(t *testing.T) {
 	}))
 	require.Equal(t, datapath.XDPModeNative, mode)
 
-	// A UDP server on each backend address, reporting what it got.
-	type got struct {
-		backend netip.AddrPort
-		from    netip.AddrPort
-	}
-	received := make(chan got, 100)
-	for _, b := range svc.Backends {
-		var c *net.UDPConn
-		require.NoError(t, backend.Do(func() error {
-			var err error
-			c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(b.Addr))
-			return err
-		}))
-		defer c.Close()
-		go func() {
-			buf := make([]byte, 64)
-			for {
-				_, from, err := c.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					return
-				}
-				received <- got{backend: b.Addr, from: from}
-			}
-		}()
-	}
+	received := udpBackends(t, backend, svc)
 
 	const flows = 20
 	want := map[netip.AddrPort]netip.AddrPort{}
@@ -414,26 +423,7 @@ func TestPrefilterChainsLB(t *testing.T) {
 	require.NoError(t, p.Chain(l.Program()))
 	require.NoError(t, r.router.Do(func() error { _, err := p.Attach(r.clientSide, datapath.XDPModeAuto); return err }))
 
-	got := make(chan [2]netip.AddrPort, 100) // backend, client
-	for _, b := range svc.Backends {
-		var c *net.UDPConn
-		require.NoError(t, r.backend.Do(func() error {
-			var err error
-			c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(b.Addr))
-			return err
-		}))
-		defer c.Close()
-		go func() {
-			buf := make([]byte, 64)
-			for {
-				_, from, err := c.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					return
-				}
-				got <- [2]netip.AddrPort{b.Addr, from}
-			}
-		}()
-	}
+	got := udpBackends(t, r.backend, svc)
 	send := func(src netip.Addr, port uint16) {
 		require.NoError(t, r.client.Do(func() error {
 			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, port)), net.UDPAddrFromAddrPort(vip))
@@ -453,15 +443,15 @@ func TestPrefilterChainsLB(t *testing.T) {
 	for range flows {
 		select {
 		case g := <-got:
-			require.Equal(t, allowed, g[1].Addr(), "only the allowed source gets through")
-			require.Equal(t, datapathtest.ExpectedBackend(t, maglev.Config{}, svc, g[1]), g[0], "flow from %s", g[1])
+			require.Equal(t, allowed, g.from.Addr(), "only the allowed source gets through")
+			require.Equal(t, datapathtest.ExpectedBackend(t, maglev.Config{}, svc, g.from), g.backend, "flow from %s", g.from)
 		case <-time.After(5 * time.Second):
 			t.Fatal("datagrams of allowed flows did not arrive")
 		}
 	}
 	select {
 	case g := <-got:
-		t.Fatalf("a datagram from %s arrived", g[1])
+		t.Fatalf("a datagram from %s arrived", g.from)
 	case <-time.After(300 * time.Millisecond):
 	}
 	pc, err := p.Counters()
@@ -476,7 +466,7 @@ func TestPrefilterChainsLB(t *testing.T) {
 	send(allowed, 23000)
 	select {
 	case g := <-got:
-		t.Fatalf("unchained, a datagram from %s reached %s", g[1], g[0])
+		t.Fatalf("unchained, a datagram from %s reached %s", g.from, g.backend)
 	case <-time.After(300 * time.Millisecond):
 	}
 }
