@@ -60,6 +60,18 @@ func LoadBalancerMemory(opts datapath.LBOptions) (Memory, error) {
 	return estimate(spec), nil
 }
 
+// RedirectMemory estimates the maps of a proxy redirect with opts.
+func RedirectMemory(opts datapath.RedirectOptions) (Memory, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	spec, err := redirectSpec(opts.WithDefaults())
+	if err != nil {
+		return nil, err
+	}
+	return estimate(spec), nil
+}
+
 // PrefilterMemory estimates the maps of a prefilter with opts, at full
 // deny lists.
 func PrefilterMemory(opts datapath.PrefilterOptions) (Memory, error) {

@@ -23,6 +23,10 @@ func TestMemoryEstimate(t *testing.T) {
 	pf, err := ebpf.PrefilterMemory(datapath.PrefilterOptions{})
 	require.NoError(t, err)
 	t.Logf("prefilter, defaults:\n%s", pf)
+	rd, err := ebpf.RedirectMemory(datapath.RedirectOptions{})
+	require.NoError(t, err)
+	t.Logf("proxy redirect, defaults:\n%s", rd)
+	require.Less(t, rd.Total(), uint64(1<<20))
 
 	one, err := ebpf.LoadBalancerMemory(datapath.LBOptions{MaxServices: 1, Maglev: maglev.Config{TableSize: 65521}})
 	require.NoError(t, err)

@@ -77,13 +77,10 @@ func NewProxyRedirect(opts datapath.RedirectOptions) (*ProxyRedirect, error) {
 	}
 	opts = opts.WithDefaults()
 	r := &ProxyRedirect{pinPath: opts.PinPath, table: datapath.NewRedirectTable(opts.MaxRedirects), links: map[int]*redirectAttachment{}}
-	spec, err := loadRedirect()
+	spec, err := redirectSpec(opts)
 	if err != nil {
-		return nil, fmt.Errorf("datapath/ebpf: proxy redirect: %w", err)
+		return nil, err
 	}
-	spec.Maps[redirectMapRedirect4].MaxEntries = uint32(r.table.Max())
-	spec.Maps[redirectMapRedirect6].MaxEntries = uint32(r.table.Max())
-	spec.Maps[redirectMapRedirectEvents].MaxEntries = uint32(opts.EventBuffer)
 	var copts ebpf.CollectionOptions
 	pinned := false
 	if r.pinPath != "" {
@@ -116,6 +113,19 @@ func NewProxyRedirect(opts datapath.RedirectOptions) (*ProxyRedirect, error) {
 		}
 	}
 	return r, nil
+}
+
+// redirectSpec is the redirect's collection spec sized by opts (defaults
+// filled in).
+func redirectSpec(opts datapath.RedirectOptions) (*ebpf.CollectionSpec, error) {
+	spec, err := loadRedirect()
+	if err != nil {
+		return nil, fmt.Errorf("datapath/ebpf: proxy redirect: %w", err)
+	}
+	spec.Maps[redirectMapRedirect4].MaxEntries = uint32(opts.MaxRedirects)
+	spec.Maps[redirectMapRedirect6].MaxEntries = uint32(opts.MaxRedirects)
+	spec.Maps[redirectMapRedirectEvents].MaxEntries = uint32(opts.EventBuffer)
+	return spec, nil
 }
 
 // recover reads the redirects of pinned maps into the table.
