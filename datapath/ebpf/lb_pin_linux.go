@@ -81,9 +81,9 @@ func (l *LoadBalancer) checkChunks(services []datapath.Service) error {
 	for f, b := range batch {
 		n += metaChunks(b) - l.chunks[f]
 	}
-	if max := lbMetaEntries(l.st.Options()); n > max {
+	if limit := lbMetaEntries(l.st.Options()); n > limit {
 		return &datapath.LBError{Field: "services", Err: fmt.Errorf("%w: the services' record would take %d entries, %d at most (%d backends an entry)",
-			datapath.ErrLBFull, n, max, lbMetaChunk)}
+			datapath.ErrLBFull, n, limit, lbMetaChunk)}
 	}
 	return nil
 }

@@ -778,9 +778,7 @@ static __always_inline int lb6(struct xdp_md *ctx, struct flow *f)
 	if (dsr) {
 		if ((void *)ip6 != data + sizeof(struct ethhdr))
 			return lb_count(LB_PASS, XDP_PASS);
-		__be32 backend[4];
-		addr_copy(backend, be->addr);
-		if (encap6(ctx, backend) < 0)
+		if (encap6(ctx, be->addr) < 0)
 			return lb_count(LB_NO_BACKEND, XDP_DROP);
 		return dsr_out(ctx, 6, counter);
 	}
@@ -827,9 +825,7 @@ int xdp_lb_reply(struct xdp_md *ctx)
 	struct rev6_val *rv = bpf_map_lookup_elem(&lb6_rev, &rk);
 	if (!rv)
 		return lb_count(LB_PASS, XDP_PASS);
-	__be32 vip[4];
-	addr_copy(vip, rv->vip);
-	rewrite6(f.proto, ports, end, ip6->saddr.in6_u.u6_addr32, &ports[0], vip, rv->vport);
+	rewrite6(f.proto, ports, end, ip6->saddr.in6_u.u6_addr32, &ports[0], rv->vip, rv->vport);
 	return lb_count(LB_REPLY, XDP_PASS);
 }
 
